@@ -1,0 +1,365 @@
+"""The graph and the backward engine.
+
+Every differentiable op ends by calling :func:`record`, which wraps its result in a Tensor and,
+when gradients are wanted, attaches a :class:`Node`: the op's name, its input tensors (in order),
+its backward rule and whatever else the rule needs. That is the whole graph: tensors point to
+the node that made them, nodes point to their input tensors.
+
+:func:`run_backward` walks that graph. It knows nothing about particular ops; it only
+
+* orders the nodes topologically, iteratively (no recursion, so a 100,000-op chain is fine):
+  a node's inputs always exist before the node, so decreasing creation number is a valid
+  topological order, and the same program always gives the same order and summation order;
+* calls each node's rule exactly once with the sum of the gradients of all its consumers;
+* undoes broadcasting (sums a gradient down to its input's shape) and checks every shape;
+* accumulates into ``.grad`` of leaves and of tensors that called ``retain_grad()``;
+* frees what the nodes saved, unless ``retain_graph=True``.
+
+A backward rule has the signature ``rule(xp, node, g, out, *inputs)`` and returns one gradient
+per input (``None`` where the input needs none). With ``create_graph=False`` the engine passes
+arrays and the backend module as ``xp``, so a rule costs only its NumPy arithmetic. With
+``create_graph=True`` it passes Tensors and the namespace of differentiable ops, so the very
+same rule text is recorded as a graph and can be differentiated again.
+"""
+from __future__ import annotations
+
+import functools
+from itertools import count
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+from . import backend as B
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .tensor import Tensor
+
+_grad_enabled = True
+_scope: tuple[str, ...] = ()
+_seq = count()
+_Tensor: Any = None  # set by autograd.tensor, which imports this module first
+_ops_api: Any = None  # the differentiable-op namespace, set by autograd.ops
+
+
+class Node:
+    """One recorded op application: the ``grad_fn`` of the tensor it produced.
+
+    ``inputs`` are the op's tensor arguments in order; ``saved`` is whatever else its rule needs
+    (axes, masks, indices); ``scope`` is the module path it was recorded under (for pictures).
+    """
+
+    __slots__ = ("name", "inputs", "rule", "saved", "seq", "scope")
+
+    def __init__(self, name: str, inputs: tuple, rule: Callable | None, saved: Any) -> None:
+        self.name = name
+        self.inputs = inputs
+        self.rule = rule
+        self.saved = saved
+        self.seq = next(_seq)
+        self.scope = _scope
+
+    @property
+    def freed(self) -> bool:
+        """True once backward has released what this node saved (``retain_graph=False``)."""
+        return self.rule is None
+
+    def __repr__(self) -> str:
+        return f"<{''.join(p.capitalize() for p in self.name.split('_'))}Backward>"
+
+
+def record(data, name: str, inputs: tuple, rule: Callable, saved: Any = None) -> "Tensor":
+    """Wrap an op's result ``data`` in a Tensor, attaching a graph node when gradients are wanted.
+
+    Gradients are wanted when grad mode is on and at least one input requires grad.
+    """
+    t = _Tensor.__new__(_Tensor)
+    if type(data) is not B.ndarray:
+        data = B.asarray(data)
+    t.data = data
+    t._grad = None
+    t.name = None
+    t._retains = False
+    if _grad_enabled:
+        for p in inputs:
+            if p.requires_grad:
+                t.requires_grad = True
+                t.grad_fn = Node(name, inputs, rule, saved)
+                return t
+    t.requires_grad = False
+    t.grad_fn = None
+    return t
+
+
+# ----------------------------------------------------------------------------- grad mode
+class _GradMode:
+    """Base of ``no_grad``/``enable_grad``: a context manager that is also a decorator."""
+
+    mode = True
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._prev = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Turn graph recording off (context manager or decorator): results do not require grad."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Turn graph recording back on inside a ``no_grad`` block (context manager or decorator)."""
+
+    mode = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops currently record the graph."""
+    return _grad_enabled
+
+
+class name_scope:
+    """Tag every node recorded inside the block with a path element (``nn.Module`` uses this)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        global _scope
+        self._prev = _scope
+        _scope = _scope + (self.name,)
+
+    def __exit__(self, *exc: object) -> None:
+        global _scope
+        _scope = self._prev
+
+
+# ----------------------------------------------------------------------------- traversal
+def topological_order(roots: Iterable["Tensor"]) -> list["Tensor"]:
+    """The non-leaf tensors reachable from ``roots``, each before every tensor it was made from.
+
+    Iterative depth-first collection, then a sort by node creation number (inputs are always
+    created before the op that consumes them, so newest-first is a topological order).
+    """
+    stack = [t for t in roots if t.grad_fn is not None]
+    seen = set(stack)
+    found = []
+    while stack:
+        t = stack.pop()
+        found.append(t)
+        for p in t.grad_fn.inputs:
+            if p.grad_fn is not None and p not in seen:
+                seen.add(p)
+                stack.append(p)
+    found.sort(key=_node_seq, reverse=True)
+    return found
+
+
+def _node_seq(t: "Tensor") -> int:
+    return t.grad_fn.seq
+
+
+def _sum_to(xp, g, shape: tuple, node: Node, i: int):
+    """Undo broadcasting: sum ``g`` over the axes the forward broadcast, so it has ``shape``."""
+    gshape = g.shape
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        raise _shape_error(node, i, gshape, shape)
+    axes = tuple(range(lead))
+    for k, n in enumerate(shape):
+        if n != gshape[k + lead]:
+            if n != 1:
+                raise _shape_error(node, i, gshape, shape)
+            axes += (k + lead,)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    if lead:
+        g = xp.reshape(g, shape)
+    return g
+
+
+def _shape_error(node: Node, i: int, gshape: tuple, shape: tuple) -> RuntimeError:
+    return RuntimeError(
+        f"backward of '{node.name}' returned a gradient of shape {tuple(gshape)} for its input "
+        f"{i}, which has shape {tuple(shape)}"
+    )
+
+
+def _freed_error(t: "Tensor") -> RuntimeError:
+    what = f"tensor '{t.name}'" if t.name else "a tensor"
+    return RuntimeError(
+        f"Trying to backward through the graph a second time: the saved values of "
+        f"'{t.grad_fn.name}' (which produced {what} of shape {t.shape}) were freed by the first "
+        f"backward(). Pass retain_graph=True to the first backward() to keep them."
+    )
+
+
+# ----------------------------------------------------------------------------- backward
+def run_backward(
+    roots: Sequence["Tensor"],
+    root_grads: Sequence[Any],
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    inputs: Sequence["Tensor"] | None = None,
+) -> list | None:
+    """Propagate ``root_grads`` from ``roots`` back through the graph.
+
+    With ``inputs=None`` gradients are accumulated into ``.grad`` of leaves (and of tensors that
+    called ``retain_grad()``). With ``inputs`` given, nothing is accumulated and the gradient of
+    each input (or ``None`` where none reached it) is returned, as ``torch.autograd.grad`` does.
+    Gradients are arrays internally, or Tensors when ``create_graph`` records the backward pass.
+    """
+    global _grad_enabled
+    xp = _ops_api if create_graph else B
+    wrap = _as_graph_tensor if create_graph else _as_array
+    grads: dict = {}
+    for t, g in zip(roots, root_grads):
+        g = wrap(g)
+        if g.shape != t.shape:
+            raise RuntimeError(
+                f"backward: gradient of shape {tuple(g.shape)} given for an output of shape {t.shape}"
+            )
+        grads[t] = grads[t] + g if t in grads else g
+    order = topological_order(roots)
+    want = None if inputs is None else set(inputs)
+    leaf_grads: dict = {}
+    captured: dict = {}
+
+    prev_mode = _grad_enabled
+    _grad_enabled = create_graph
+    try:
+        for t in roots:  # a leaf used directly as a root
+            if t.grad_fn is None and t in grads:
+                leaf_grads[t] = grads.pop(t)
+        for t in order:
+            g = grads.pop(t, None)
+            if g is None:
+                continue
+            node = t.grad_fn
+            if want is not None:
+                if t in want:
+                    captured[t] = g
+            elif t._retains:
+                leaf_grads[t] = g
+            rule = node.rule
+            if rule is None:
+                raise _freed_error(t)
+            ins = node.inputs
+            if create_graph:
+                in_grads = rule(xp, node, g, t, *ins)
+            else:
+                in_grads = rule(xp, node, g, t.data, *[p.data for p in ins])
+                if not retain_graph:
+                    node.rule = None
+                    node.saved = None
+            for i, p in enumerate(ins):
+                gi = in_grads[i]
+                if gi is None or not p.requires_grad:
+                    continue
+                if gi.shape != p.shape:
+                    gi = _sum_to(xp, gi, p.shape, node, i)
+                if p.grad_fn is None:
+                    if want is None or p in want:
+                        leaf_grads[p] = leaf_grads[p] + gi if p in leaf_grads else gi
+                elif p in grads:
+                    grads[p] = grads[p] + gi
+                else:
+                    grads[p] = gi
+            if create_graph and not retain_graph:
+                node.rule = None
+                node.saved = None
+    finally:
+        _grad_enabled = prev_mode
+
+    if want is not None:
+        out = []
+        for x in inputs:
+            g = captured.get(x) if x.grad_fn is not None else leaf_grads.get(x)
+            if g is not None and not create_graph:
+                g = _Tensor(g)
+            out.append(g)
+        return out
+    handed: set = set()
+    for t, g in leaf_grads.items():
+        if create_graph:
+            t._grad = g if t._grad is None else t._grad + g
+        elif t._grad is None:
+            # Rules may pass one array to several inputs (add) or return views (reshape,
+            # broadcast_to): copy those, so that updating one .grad in place never changes another.
+            if not g.flags.owndata or id(g) in handed:
+                g = g.copy()
+            handed.add(id(g))
+            t._grad = _Tensor(g)
+        else:
+            t._grad.data = t._grad.data + g
+    return None
+
+
+def _as_array(g: Any):
+    # A copy, so that no .grad ever aliases an array the caller passed in.
+    return B.array(g.data if isinstance(g, _Tensor) else g)
+
+
+def _as_graph_tensor(g: Any) -> "Tensor":
+    return g if isinstance(g, _Tensor) else _Tensor(g)
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, as ``torch.autograd.grad``.
+
+    Returns a tuple with one Tensor per input and touches no ``.grad``. ``grad_outputs`` weights
+    each output (it may be omitted for one-element outputs). With ``create_graph=True`` the
+    results are themselves differentiable, for Hessians and gradient penalties.
+    """
+    outputs = [outputs] if isinstance(outputs, _Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, _Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    seeds = []
+    for k, (y, g) in enumerate(zip(outputs, grad_outputs)):
+        if not y.requires_grad:
+            raise RuntimeError(f"grad: output {k} does not require grad and has no grad_fn")
+        if g is None:
+            if y.data.size != 1:
+                raise RuntimeError(
+                    f"grad: output {k} has shape {y.shape}; grad_outputs is needed for outputs "
+                    f"with more than one element"
+                )
+            g = B.ones_like(y.data)
+        elif not isinstance(g, _Tensor):
+            g = B.asarray(g, dtype=y.dtype)
+        seeds.append(g)
+    for i, x in enumerate(inputs):
+        if not x.requires_grad:
+            raise RuntimeError(f"grad: input {i} (shape {x.shape}) does not require grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    result = run_backward(outputs, seeds, retain_graph, create_graph, inputs=inputs)
+    for i, g in enumerate(result):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {inputs[i].shape}) was not used to compute the outputs; "
+                f"pass allow_unused=True to get None for it"
+            )
+    return tuple(result)

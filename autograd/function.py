@@ -1,0 +1,78 @@
+"""User-defined ops: ``ag.Function``, as ``torch.autograd.Function``.
+
+Subclass it with two static methods, ``forward(ctx, *args)`` and ``backward(ctx, *grads)``, and
+call ``MyOp.apply(*args)``. ``forward`` sees Tensors but records nothing; ``backward`` receives
+the output's gradient as a Tensor and returns one gradient (or None) per argument of forward.
+Under ``create_graph=True`` backward runs with recording on, so a backward written with Tensor
+ops is itself differentiable.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import engine
+from .tensor import Tensor
+
+
+class FunctionCtx:
+    """Carries what forward leaves for backward: ``save_for_backward``, and any attribute."""
+
+    def __init__(self, inputs: tuple) -> None:
+        self.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in inputs)
+        self.saved_tensors: tuple = ()
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        """Keep these (Tensors or None) for backward; they are released after backward runs."""
+        self.saved_tensors = tensors
+
+
+class Function:
+    """Base class of user-defined differentiable ops (see the module docstring)."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, *grads: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad_output)")
+
+    @classmethod
+    def apply(cls, *args: Any) -> Tensor:
+        """Run ``forward`` and, when any Tensor argument requires grad, record ``backward``."""
+        ctx = FunctionCtx(args)
+        with engine.no_grad():
+            out = cls.forward(ctx, *args)
+        if not isinstance(out, Tensor):
+            raise TypeError(
+                f"{cls.__name__}.forward must return a single Tensor; got {type(out).__name__}"
+            )
+        positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        inputs = tuple(args[i] for i in positions)
+        return engine.record(out.data, cls.__name__, inputs, _function_vjp, (cls, ctx, positions, len(args)))
+
+
+def _function_vjp(xp, node, g, out, *inputs):
+    cls, ctx, positions, n_args = node.saved
+    graph = xp is not engine.B
+    g_t = g if isinstance(g, Tensor) else Tensor(g)
+    if graph:
+        grads = cls.backward(ctx, g_t)
+    else:
+        with engine.no_grad():
+            grads = cls.backward(ctx, g_t)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != n_args:
+        raise RuntimeError(
+            f"{cls.__name__}.backward returned {len(grads)} gradients; forward took {n_args} arguments"
+        )
+    result = []
+    for i in positions:
+        gi = grads[i]
+        if gi is not None and not graph:
+            gi = gi.data if isinstance(gi, Tensor) else engine.B.asarray(gi)
+        elif gi is not None and not isinstance(gi, Tensor):
+            gi = Tensor(gi)
+        result.append(gi)
+    return tuple(result)

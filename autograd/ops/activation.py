@@ -1,0 +1,165 @@
+"""Activation functions, each with the derivative it is known for.
+
+The rules for sigmoid, tanh and softmax follow the derivations in the backpropagation text the
+project was specified from (shared/seeds/000_48dfacd9e8a7f115.txt): each derivative is written in
+terms of the activation's own output, which the forward pass has already computed, so backward
+reuses it instead of recomputing anything. The cost that text starts from lives in ``loss.py``.
+
+Forward forms are chosen so that no input overflows: exp only ever sees arguments ≤ 0, or the
+work is done by NumPy's overflow-free ``logaddexp``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+from .. import backend as B
+from ..engine import record
+from ..tensor import Tensor
+from .elementwise import _t
+
+
+def sigmoid(x: Any) -> Tensor:
+    """σ(z) = e^z / (1 + e^z), the inverse of the logit ln(p / (1 − p)).
+
+    Backward: by the quotient rule σ'(z) = e^z / (1 + e^z)² = p(1 − p) with p = σ(z) (the text's
+    "Sigmoid" section), so the rule is g · p · (1 − p) on the saved output p.
+    """
+    x = _t(x)
+    return record(B.sigmoid(x.data), "sigmoid", (x,), _sigmoid_vjp)
+
+
+def _sigmoid_vjp(xp, node, g, p, x):
+    return (g * p * (1 - p),)
+
+
+def tanh(x: Any) -> Tensor:
+    """tanh z = sinh z / cosh z.
+
+    Backward: the quotient rule gives tanh'(z) = (cosh² z − sinh² z) / cosh² z = 1 − tanh² z (the
+    text's "Hyperbolic Tangent" section), so the rule is g · (1 − y²) on the saved output y.
+    """
+    x = _t(x)
+    return record(B.tanh(x.data), "tanh", (x,), _tanh_vjp)
+
+
+def _tanh_vjp(xp, node, g, y, x):
+    return (g * (1 - y * y),)
+
+
+def _axis(axis: Optional[int], dim: Optional[int]) -> int:
+    return dim if dim is not None else (-1 if axis is None else axis)
+
+
+def softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> Tensor:
+    """p_k = e^{z_k} / Σ_j e^{z_j} along ``axis``: the text's generalisation of the sigmoid to K
+    outcomes (with K = 2 and z₁ = 0 it is σ(z₂)). Computed on z − max z, so large logits do not
+    overflow.
+
+    Backward: ∂p_i/∂z_j = p_i (δ_ij − p_j), i.e. the Jacobian J = diag(p) − p pᵀ. The rule applies
+    it as a product without forming the K×K matrix: (Jᵀ g)_j = p_j (g_j − Σ_i g_i p_i).
+    """
+    x = _t(x)
+    ax = _axis(axis, dim)
+    e = B.exp(x.data - B.amax(x.data, axis=ax, keepdims=True))
+    return record(e / B.sum(e, axis=ax, keepdims=True), "softmax", (x,), _softmax_vjp, ax)
+
+
+def _softmax_vjp(xp, node, g, p, x):
+    return (p * (g - xp.sum(g * p, axis=node.saved, keepdims=True)),)
+
+
+def log_softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> Tensor:
+    """log p_k = z_k − log Σ_j e^{z_j}, computed as (z − m) − log Σ e^{z − m} with m = max z.
+
+    Backward: ∂ log p_i / ∂z_j = δ_ij − p_j, so the rule is g − p · Σ g with p = exp(output)
+    (the softmax, recovered from the saved output).
+    """
+    x = _t(x)
+    ax = _axis(axis, dim)
+    shifted = x.data - B.amax(x.data, axis=ax, keepdims=True)
+    out = shifted - B.log(B.sum(B.exp(shifted), axis=ax, keepdims=True))
+    return record(out, "log_softmax", (x,), _log_softmax_vjp, ax)
+
+
+def _log_softmax_vjp(xp, node, g, y, x):
+    return (g - xp.exp(y) * xp.sum(g, axis=node.saved, keepdims=True),)
+
+
+def relu(x: Any) -> Tensor:
+    """max(z, 0). Backward: the gradient passes where the output is positive (0 at z = 0)."""
+    x = _t(x)
+    return record(B.maximum(x.data, 0), "relu", (x,), _relu_vjp)
+
+
+def _relu_vjp(xp, node, g, y, x):
+    return (xp.where(y > 0, g, 0),)
+
+
+def leaky_relu(x: Any, slope: float = 0.01, *, negative_slope: Optional[float] = None) -> Tensor:
+    """z for z > 0, else slope · z (``negative_slope`` is PyTorch's name for ``slope``)."""
+    x = _t(x)
+    s = float(negative_slope if negative_slope is not None else slope)
+    return record(B.where(x.data > 0, x.data, x.data * s), "leaky_relu", (x,), _leaky_relu_vjp, s)
+
+
+def _leaky_relu_vjp(xp, node, g, y, x):
+    return (xp.where(x > 0, g, g * node.saved),)
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    """z for z > 0, else α (e^z − 1) (computed with expm1 on min(z, 0), so large z cannot overflow).
+
+    Backward: 1 for z > 0, else α e^z = y + α (reusing the output y).
+    """
+    x = _t(x)
+    a = float(alpha)
+    neg = B.expm1(B.minimum(x.data, 0)) * a
+    return record(B.where(x.data > 0, x.data, neg), "elu", (x,), _elu_vjp, a)
+
+
+def _elu_vjp(xp, node, g, y, x):
+    return (xp.where(x > 0, g, g * (y + node.saved)),)
+
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def gelu(x: Any) -> Tensor:
+    """The exact GELU: z Φ(z) with Φ(z) = ½ (1 + erf(z / √2)) the standard normal CDF.
+
+    Backward: (z Φ(z))' = Φ(z) + z φ(z), with φ(z) = e^{−z²/2} / √(2π) the normal density.
+    """
+    x = _t(x)
+    cdf = (B.erf(x.data * _INV_SQRT2) + 1) * 0.5
+    return record(x.data * cdf, "gelu", (x,), _gelu_vjp)
+
+
+def _gelu_vjp(xp, node, g, y, x):
+    cdf = ((xp.erf(x * _INV_SQRT2)) + 1) * 0.5
+    pdf = xp.exp(x * x * -0.5) * _INV_SQRT_2PI
+    return (g * (cdf + x * pdf),)
+
+
+def silu(x: Any) -> Tensor:
+    """SiLU (swish): z σ(z). Backward: σ(z) + z σ(z)(1 − σ(z)), from the product rule and the
+    sigmoid's p(1 − p)."""
+    x = _t(x)
+    return record(x.data * B.sigmoid(x.data), "silu", (x,), _silu_vjp)
+
+
+def _silu_vjp(xp, node, g, y, x):
+    s = xp.sigmoid(x)
+    return (g * (s + x * s * (1 - s)),)
+
+
+def softplus(x: Any) -> Tensor:
+    """log(1 + e^z), as NumPy's overflow-free ``logaddexp(0, z)``. Backward: its derivative is
+    e^z / (1 + e^z) = σ(z)."""
+    x = _t(x)
+    return record(B.logaddexp(0, x.data), "softplus", (x,), _softplus_vjp)
+
+
+def _softplus_vjp(xp, node, g, y, x):
+    return (g * xp.sigmoid(x),)

@@ -1,0 +1,162 @@
+"""Losses: the squared error of the backpropagation text, MSE, and the cross-entropy family.
+
+``reduction`` is ``'mean'`` (default), ``'sum'`` or ``'none'``, as in PyTorch. Targets must have
+the prediction's shape: a silent broadcast of, say, (N,) against (N, 1) gives a wrong loss, so
+it is an error here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend as B
+from ..engine import record
+from ..tensor import Tensor, lift
+from .activation import log_softmax
+from .elementwise import _t
+from .reduce import mean, sum
+from .shape import getitem
+
+
+def _pair(name: str, pred: Any, target: Any) -> tuple:
+    pred = _t(pred)
+    target = lift(target, pred)
+    if pred.shape != target.shape:
+        raise ValueError(f"{name}: prediction shape {pred.shape} and target shape {target.shape} differ")
+    return pred, target
+
+
+def _reduce(name: str, losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return mean(losses)
+    if reduction == "sum":
+        return sum(losses)
+    if reduction == "none":
+        return losses
+    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', not {reduction!r}")
+
+
+def squared_error(pred: Any, target: Any) -> Tensor:
+    """E = ½ Σ_k (pred_k − t_k)², the cost the backpropagation text starts from.
+
+    Backward: ∂E/∂pred_k = pred_k − t_k. Chained through pred = g(z) and z_k = Σ_j x_j w_{j,k},
+    this gives the text's ∂E/∂w_{j,k} = (g(z_k) − t_k) g'(z_k) x_j.
+    """
+    pred, target = _pair("squared_error", pred, target)
+    d = pred.data - target.data
+    return record(B.vdot(d, d) * 0.5, "squared_error", (pred, target), _squared_error_vjp)
+
+
+def _squared_error_vjp(xp, node, g, out, pred, target):
+    d = g * (pred - target)
+    return d, (-d if node.inputs[1].requires_grad else None)
+
+
+def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or sum, or per-element) squared error (pred − target)²."""
+    pred, target = _pair("mse_loss", pred, target)
+    d = pred - target
+    return _reduce("mse_loss", d * d, reduction)
+
+
+_LOG_FLOOR = -100.0  # PyTorch clamps log p at −100 so that p = 0 or 1 gives a finite loss
+
+
+def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """−[t log p + (1 − t) log(1 − p)] for probabilities p ∈ [0, 1], with each log clamped at −100.
+
+    Backward: ∂/∂p = (p − t) / (p (1 − p)), with the denominator kept ≥ 1e-12 as PyTorch does;
+    ∂/∂t = log(1 − p) − log p.
+    """
+    p, target = _pair("binary_cross_entropy", p, target)
+    if p.data.size and (B.amin(p.data) < 0 or B.amax(p.data) > 1):
+        raise ValueError(
+            f"binary_cross_entropy: probabilities must lie in [0, 1]; got values in "
+            f"[{B.amin(p.data)}, {B.amax(p.data)}] (use binary_cross_entropy_with_logits for logits)"
+        )
+    t = target.data
+    floor = B.exp(B.asarray(_LOG_FLOOR, dtype=p.dtype))
+    log_p = B.log(B.maximum(p.data, floor))
+    log_q = B.log(B.maximum(1 - p.data, floor))
+    losses = -(t * log_p + (1 - t) * log_q)
+    out = record(losses, "binary_cross_entropy", (p, target), _bce_vjp, floor)
+    return _reduce("binary_cross_entropy", out, reduction)
+
+
+def _bce_vjp(xp, node, g, out, p, t):
+    need_p, need_t = node.inputs[0].requires_grad, node.inputs[1].requires_grad
+    gp = g * (p - t) / xp.maximum(p * (1 - p), 1e-12) if need_p else None
+    gt = None
+    if need_t:
+        floor = node.saved
+        gt = g * (xp.log(xp.maximum(1 - p, floor)) - xp.log(xp.maximum(p, floor)))
+    return gp, gt
+
+
+def binary_cross_entropy_with_logits(z: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of σ(z) against t, computed from the logits z without forming σ(z):
+    log(1 + e^z) − t z, with log(1 + e^z) as the overflow-free ``logaddexp(0, z)``.
+
+    Backward: ∂/∂z = σ(z) − t; ∂/∂t = −z.
+    """
+    z, target = _pair("binary_cross_entropy_with_logits", z, target)
+    losses = B.logaddexp(0, z.data) - target.data * z.data
+    out = record(losses, "bce_with_logits", (z, target), _bce_logits_vjp)
+    return _reduce("binary_cross_entropy_with_logits", out, reduction)
+
+
+def _bce_logits_vjp(xp, node, g, out, z, t):
+    need_z, need_t = node.inputs[0].requires_grad, node.inputs[1].requires_grad
+    return (g * (xp.sigmoid(z) - t) if need_z else None), (-(g * z) if need_t else None)
+
+
+def _labels(name: str, labels: Any, n_classes: int, batch_shape: tuple):
+    arr = labels.data if isinstance(labels, Tensor) else B.asarray(labels)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name}: class labels must be integers; got dtype {arr.dtype}")
+    if arr.shape != batch_shape:
+        raise ValueError(f"{name}: labels of shape {arr.shape} do not match the batch shape {batch_shape}")
+    bad = (arr < 0) | (arr >= n_classes)
+    if bad.any():
+        flat = int(bad.reshape(-1).argmax())
+        raise IndexError(
+            f"{name}: label {int(arr.reshape(-1)[flat])} (at position {flat}) is out of range "
+            f"for {n_classes} classes; labels must lie in 0..{n_classes - 1}"
+        )
+    return arr
+
+
+def nll_loss(log_probs: Any, labels: Any, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood −log p[label] of integer class labels, given log-probabilities of
+    shape (N, C) (or (C,) with a single label). Its gradient is −1 at each label's entry."""
+    log_probs = _t(log_probs)
+    if log_probs.ndim == 1:
+        lab = _labels("nll_loss", labels, log_probs.shape[0], ())
+        return _reduce("nll_loss", -getitem(log_probs, int(lab)), reduction)
+    if log_probs.ndim != 2:
+        raise ValueError(f"nll_loss: expected log-probabilities of shape (N, C) or (C,); got {log_probs.shape}")
+    n, c = log_probs.shape
+    lab = _labels("nll_loss", labels, c, (n,))
+    picked = getitem(log_probs, (B.arange(n), lab))
+    return _reduce("nll_loss", -picked, reduction)
+
+
+def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of logits (N, C) (or (C,)) against integer class labels, as
+    −log_softmax(z)[label]; the log-softmax keeps large logits finite. Given float targets of
+    the logits' shape instead, it is −Σ_c t_c log_softmax(z)_c (soft labels)."""
+    logits = _t(logits)
+    logp = log_softmax(logits, axis=-1)
+    targets = labels.data if isinstance(labels, Tensor) else B.asarray(labels)
+    if targets.dtype.kind == "f":
+        t = lift(labels, logits)
+        if t.shape != logits.shape:
+            raise ValueError(f"cross_entropy: soft targets of shape {t.shape} differ from logits {logits.shape}")
+        return _reduce("cross_entropy", -sum(t * logp, axis=-1), reduction)
+    return _named_nll("cross_entropy", logp, labels, reduction)
+
+
+def _named_nll(name: str, logp: Tensor, labels: Any, reduction: str) -> Tensor:
+    try:
+        return nll_loss(logp, labels, reduction)
+    except (IndexError, ValueError, TypeError) as e:
+        raise type(e)(str(e).replace("nll_loss", name, 1)) from None
