@@ -25,3 +25,5 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from . import functional
 
 __version__ = "0.1.0"
+
+from . import nn, optim, viz  # noqa: E402

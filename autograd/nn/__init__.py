@@ -1,0 +1,2 @@
+"""Neural-network building blocks: modules, layers, losses (``autograd.nn``)."""
+from . import functional  # noqa: F401

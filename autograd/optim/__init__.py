@@ -1,0 +1,1 @@
+"""Optimizers (``autograd.optim``)."""
