@@ -254,24 +254,31 @@ def lift(x: Any, like: Tensor) -> Tensor:
     """``x`` as a constant Tensor for a binary op with ``like``.
 
     A Python number takes ``like``'s floating dtype, so a float32 tensor times 0.5 stays float32
-    (a NumPy float64 scalar is treated like the Python float it subclasses).
+    (a NumPy float64 scalar is treated like the Python float it subclasses). Number constants are
+    cached, read-only, and shared between graphs: a loop like ``y = y * 0.5`` then allocates no
+    constant per step, which keeps Python's garbage collector from scanning a million of them.
     """
     if isinstance(x, Tensor):
         return x
-    t = Tensor.__new__(Tensor)
     if isinstance(x, (int, float)) and not isinstance(x, bool):
-        if like.data.dtype.kind == "f":
-            t.data = B.asarray(x, dtype=like.data.dtype)
-        else:  # an integer tensor: ints stay ints, floats take the default float32
-            t.data = B.asarray(x) if isinstance(x, int) else B.asarray(x, dtype=B.float32)
-    else:
-        t.data = _to_array(x)
-    t.requires_grad = False
-    t.grad_fn = None
-    t._grad = None
-    t.name = None
-    t._retains = False
-    return t
+        dtype = like.data.dtype
+        key = (x, type(x), dtype)
+        t = _constants.get(key)
+        if t is None:
+            if dtype.kind == "f":
+                data = B.asarray(x, dtype=dtype)
+            else:  # an integer tensor: ints stay ints, floats take the default float32
+                data = B.asarray(x) if isinstance(x, int) else B.asarray(x, dtype=B.float32)
+            data.flags.writeable = False
+            t = Tensor(data)
+            if len(_constants) >= 4096:
+                _constants.clear()
+            _constants[key] = t
+        return t
+    return Tensor(_to_array(x))
+
+
+_constants: dict = {}
 
 
 def _ops_index(index: Any) -> Any:
