@@ -264,19 +264,18 @@ def run_backward(
                 if not retain_graph:
                     node.rule = None
                     node.saved = None
-            for i, p in enumerate(ins):
-                gi = in_grads[i]
+            for i, (p, gi) in enumerate(zip(ins, in_grads)):
                 if gi is None or not p.requires_grad:
                     continue
-                if gi.shape != p.shape:
-                    gi = _sum_to(xp, gi, p.shape, node, i)
+                if gi.shape != p.data.shape:
+                    gi = _sum_to(xp, gi, p.data.shape, node, i)
                 if p.grad_fn is None:
                     if want is None or p in want:
-                        leaf_grads[p] = leaf_grads[p] + gi if p in leaf_grads else gi
-                elif p in grads:
-                    grads[p] = grads[p] + gi
+                        prev = leaf_grads.get(p)
+                        leaf_grads[p] = gi if prev is None else prev + gi
                 else:
-                    grads[p] = gi
+                    prev = grads.get(p)
+                    grads[p] = gi if prev is None else prev + gi
             if create_graph and not retain_graph:
                 node.rule = None
                 node.saved = None
