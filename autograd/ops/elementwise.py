@@ -87,10 +87,17 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - the operator's name
 
 
 def _pow_vjp(xp, node, g, out, a, b):
-    # d(a^b)/da = b a^(b−1); d(a^b)/db = a^b ln a, defined as 0 where a = 0 (the limit for b > 0)
-    # and NaN where a < 0 (no real logarithm), computed without evaluating log at a ≤ 0.
+    # d(a^b)/da = b a^(b−1), taken as 0 where b = 0 (a^0 = 1 is constant; PyTorch agrees).
+    # d(a^b)/db = a^b ln a, taken as 0 where a = 0 (the limit for b > 0) and NaN where a < 0 (no
+    # real logarithm), computed without evaluating log at a ≤ 0.
     need_a, need_b = _needs(node)
-    ga = g * b * a ** (b - 1) if need_a else None
+    ga = None
+    if need_a:
+        if b.ndim == 0:  # a number exponent: x**0 is constant, so its derivative is 0 even at x = 0
+            ga = g * b * a ** (b - 1) if b != 0 else g * 0
+        else:  # never evaluate 0**(0 − 1): pick base 1 where the exponent is 0
+            zero = b == 0
+            ga = xp.where(zero, 0, g * b * xp.where(zero, 1, a) ** (b - 1))
     gb = None
     if need_b:
         positive = a > 0

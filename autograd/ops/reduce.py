@@ -13,7 +13,7 @@ from typing import Any, Optional
 from .. import backend as B
 from ..engine import record
 from ..tensor import Tensor
-from .elementwise import _t, log, sqrt
+from .elementwise import _t
 
 
 def resolve_axis(axis: Any, dim: Any) -> Any:
@@ -118,6 +118,16 @@ def _extreme_vjp(xp, node, g, out, x):
     return (xp.where(winners, _kept(xp, g, node) / count, 0),)
 
 
+def _correction(correction: Optional[float], ddof: Optional[float], unbiased: Optional[bool]) -> float:
+    """The divisor offset: PyTorch's ``correction`` (default 1), NumPy's ``ddof``, or ``unbiased``."""
+    if unbiased is not None:
+        return 1.0 if unbiased else 0.0
+    for given in (correction, ddof):
+        if given is not None:
+            return float(given)
+    return 1.0
+
+
 def var(
     x: Any,
     axis: Any = None,
@@ -136,22 +146,46 @@ def var(
     derivative follows from theirs.
     """
     x, axes, keep, kept = _reduce_args(x, axis, dim, keepdims, keepdim)
-    c = 1.0
-    for given in (correction, ddof):
-        if given is not None:
-            c = float(given)
-    if unbiased is not None:
-        c = 1.0 if unbiased else 0.0
     n = 1
     for a in axes:
         n *= x.shape[a]
     d = x - mean(x, axis=axes, keepdims=True)
-    return sum(d * d, axis=axes, keepdims=keep) / builtins.max(n - c, 0)
+    return sum(d * d, axis=axes, keepdims=keep) / builtins.max(n - _correction(correction, ddof, unbiased), 0)
 
 
-def std(x: Any, axis: Any = None, keepdims: bool = False, **kwargs: Any) -> Tensor:
-    """Standard deviation: √var (same arguments as :func:`var`)."""
-    return sqrt(var(x, axis, keepdims, **kwargs))
+def std(
+    x: Any,
+    axis: Any = None,
+    keepdims: bool = False,
+    *,
+    correction: Optional[float] = None,
+    ddof: Optional[float] = None,
+    unbiased: Optional[bool] = None,
+    dim: Any = None,
+    keepdim: Optional[bool] = None,
+) -> Tensor:
+    """Standard deviation s = √var (same arguments as :func:`var`).
+
+    Backward: ∂s/∂x_i = (x_i − mean) / ((N − correction) s); the mean's own dependence on x_i
+    cancels because the deviations sum to zero. Where s = 0 (a constant slice) the gradient is
+    taken as 0, as PyTorch does, instead of the 0/0 that √ composed with var would give.
+    """
+    x, axes, keep, kept = _reduce_args(x, axis, dim, keepdims, keepdim)
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    denom = builtins.max(n - _correction(correction, ddof, unbiased), 0)
+    d = x.data - B.mean(x.data, axis=axes, keepdims=True)
+    out = B.sqrt(B.sum(d * d, axis=axes, keepdims=keep) / denom)
+    return record(out, "std", (x,), _std_vjp, (kept, axes, denom))
+
+
+def _std_vjp(xp, node, g, out, x):
+    _, axes, denom = node.saved
+    s = _kept(xp, out, node)
+    zero = s == 0
+    d = x - xp.mean(x, axis=axes, keepdims=True)
+    return (xp.where(zero, 0, _kept(xp, g, node) * d / (xp.where(zero, 1, s) * denom)),)
 
 
 def logsumexp(
