@@ -74,6 +74,7 @@ equal = np.equal
 not_equal = np.not_equal
 isfinite = np.isfinite
 errstate = np.errstate
+finfo = np.finfo
 result_type = np.result_type
 issubdtype = np.issubdtype
 floating = np.floating

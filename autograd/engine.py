@@ -11,7 +11,8 @@ the node that made them, nodes point to their input tensors.
   a node's inputs always exist before the node, so decreasing creation number is a valid
   topological order, and the same program always gives the same order and summation order;
 * calls each node's rule exactly once with the sum of the gradients of all its consumers;
-* undoes broadcasting (sums a gradient down to its input's shape) and checks every shape;
+* undoes broadcasting (sums a gradient down to its input's shape), checks every shape, and
+  gives every gradient its tensor's dtype (as PyTorch does);
 * accumulates into ``.grad`` of leaves and of tensors that called ``retain_grad()``;
 * frees what the nodes saved, unless ``retain_graph=True``.
 
@@ -267,8 +268,11 @@ def run_backward(
             for i, (p, gi) in enumerate(zip(ins, in_grads)):
                 if gi is None or not p.requires_grad:
                     continue
-                if gi.shape != p.data.shape:
-                    gi = _sum_to(xp, gi, p.data.shape, node, i)
+                pdata = p.data
+                if gi.shape != pdata.shape:
+                    gi = _sum_to(xp, gi, pdata.shape, node, i)
+                if gi.dtype != pdata.dtype:  # a float32 leaf mixed with float64 gets float32 grads
+                    gi = xp.astype(gi, pdata.dtype)
                 if p.grad_fn is None:
                     if want is None or p in want:
                         prev = leaf_grads.get(p)

@@ -138,7 +138,9 @@ def gelu(x: Any) -> Tensor:
 
 def _gelu_vjp(xp, node, g, y, x):
     cdf = ((xp.erf(x * _INV_SQRT2)) + 1) * 0.5
-    pdf = xp.exp(x * x * -0.5) * _INV_SQRT_2PI
+    # φ(x) underflows to 0 long before |x| = 40; clipping keeps x² from overflowing at huge x.
+    xc = xp.clip(x, -40.0, 40.0)
+    pdf = xp.exp(xc * xc * -0.5) * _INV_SQRT_2PI
     return (g * (cdf + x * pdf),)
 
 

@@ -8,6 +8,7 @@ from .activation import sigmoid, tanh  # noqa: F401
 from .elementwise import (  # noqa: F401
     abs,
     astype,
+    clip,
     cos,
     erf,
     exp,

@@ -223,9 +223,15 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - Py
     x = _t(x)
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
-    lo = min.data if isinstance(min, Tensor) else min
-    hi = max.data if isinstance(max, Tensor) else max
+    lo, hi = _bound(min), _bound(max)
     return record(B.clip(x.data, lo, hi), "clip", (x,), _clip_vjp, (lo, hi))
+
+
+def _bound(v: Any) -> Any:
+    # A NumPy float64 scalar bound acts as the Python float it subclasses, so float32 stays float32.
+    if isinstance(v, Tensor):
+        return v.data
+    return float(v) if isinstance(v, float) else v
 
 
 def _clip_vjp(xp, node, g, out, x):

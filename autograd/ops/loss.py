@@ -74,11 +74,11 @@ def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor
             f"[{B.amin(p.data)}, {B.amax(p.data)}] (use binary_cross_entropy_with_logits for logits)"
         )
     t = target.data
-    floor = B.exp(B.asarray(_LOG_FLOOR, dtype=p.dtype))
-    log_p = B.log(B.maximum(p.data, floor))
-    log_q = B.log(B.maximum(1 - p.data, floor))
+    tiny = B.finfo(p.dtype).smallest_subnormal  # log(tiny) < −100, and log never sees 0
+    log_p = B.maximum(B.log(B.maximum(p.data, tiny)), _LOG_FLOOR)
+    log_q = B.maximum(B.log(B.maximum(1 - p.data, tiny)), _LOG_FLOOR)
     losses = -(t * log_p + (1 - t) * log_q)
-    out = record(losses, "binary_cross_entropy", (p, target), _bce_vjp, floor)
+    out = record(losses, "binary_cross_entropy", (p, target), _bce_vjp, tiny)
     return _reduce("binary_cross_entropy", out, reduction)
 
 
@@ -87,8 +87,10 @@ def _bce_vjp(xp, node, g, out, p, t):
     gp = g * (p - t) / xp.maximum(p * (1 - p), 1e-12) if need_p else None
     gt = None
     if need_t:
-        floor = node.saved
-        gt = g * (xp.log(xp.maximum(1 - p, floor)) - xp.log(xp.maximum(p, floor)))
+        tiny = node.saved
+        log_p = xp.maximum(xp.log(xp.maximum(p, tiny)), _LOG_FLOOR)
+        log_q = xp.maximum(xp.log(xp.maximum(1 - p, tiny)), _LOG_FLOOR)
+        gt = g * (log_q - log_p)
     return gp, gt
 
 

@@ -196,7 +196,8 @@ def logsumexp(
     x, axes, keep, kept = _reduce_args(x, axis, dim, keepdims, keepdim)
     m = B.amax(x.data, axis=axes, keepdims=True)
     m = B.where(B.isfinite(m), m, 0)
-    s = B.log(B.sum(B.exp(x.data - m), axis=axes, keepdims=True)) + m
+    with B.errstate(divide="ignore"):  # a slice of only −inf has logsumexp log 0 = −inf
+        s = B.log(B.sum(B.exp(x.data - m), axis=axes, keepdims=True)) + m
     out = s if keep else B.reshape(s, tuple(n for i, n in enumerate(x.shape) if i not in axes))
     return record(out, "logsumexp", (x,), _logsumexp_vjp, (kept,))
 
