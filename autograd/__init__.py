@@ -27,3 +27,4 @@ from . import functional
 __version__ = "0.1.0"
 
 from . import nn, optim, viz  # noqa: E402
+from .serialization import save, load  # noqa: E402

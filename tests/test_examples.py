@@ -1,0 +1,161 @@
+"""The examples run, each as one command, and their printed checks hold.
+
+Each runs in a subprocess (with this work tree first on PYTHONPATH, output in tmp_path). The
+digits example needs the ``examples`` extra (scikit-learn, tqdm, matplotlib) and is skipped
+where that is not installed.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def _run(script: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env["MPLBACKEND"] = "Agg"
+    env["PYTHONIOENCODING"] = "utf-8"
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args], cwd=ROOT, env=env, capture_output=True,
+        text=True, encoding="utf-8", timeout=timeout,
+    )
+    assert proc.returncode == 0, f"{script} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def _import_example(name: str):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _missing(*modules: str) -> list:
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
+# ----------------------------------------------------------------------------- backprop_by_hand
+def test_backprop_by_hand_prints_agreement():
+    out = _run("backprop_by_hand.py").stdout
+    diffs = [float(d) for d in re.findall(r"largest difference: ([0-9.eE+-]+)", out)]
+    assert len(diffs) == 3 and max(diffs) <= 1e-12, out
+    for g in ("sigmoid", "tanh", "softmax"):
+        assert f"g = {g}" in out
+    assert "All three agree" in out
+
+
+def _numpy_energy(x, w, t, activation):
+    z = x @ w
+    if activation == "sigmoid":
+        y = 1 / (1 + np.exp(-z))
+    elif activation == "tanh":
+        y = np.tanh(z)
+    else:
+        y = np.exp(z) / np.exp(z).sum()
+    return 0.5 * ((y - t) ** 2).sum()
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "softmax"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_backprop_by_hand_functions(activation, seed):
+    ex = _import_example("backprop_by_hand")
+    x, w, t = ex.make_problem(seed)
+    E, by_engine = ex.engine_gradient(x, w, t, activation)
+    by_hand = ex.hand_gradient(x, w, t, activation)
+    assert by_engine.dtype == np.float64
+    assert np.abs(by_engine - by_hand).max() <= 1e-12
+    # The hand formula itself, against central differences of E computed in plain NumPy.
+    assert E == pytest.approx(_numpy_energy(x, w, t, activation), rel=1e-14)
+    h = 1e-6
+    numeric = np.zeros_like(w)
+    for idx in np.ndindex(*w.shape):
+        step = np.zeros_like(w)
+        step[idx] = h
+        numeric[idx] = (_numpy_energy(x, w + step, t, activation) - _numpy_energy(x, w - step, t, activation)) / (2 * h)
+    np.testing.assert_allclose(by_hand, numeric, atol=1e-8)
+
+
+# ----------------------------------------------------------------------------- train_digits
+@pytest.mark.skipif(bool(_missing("sklearn", "tqdm", "matplotlib")),
+                    reason="the digits example needs the examples extra: pip install -e '.[examples]'")
+def test_train_digits_reaches_97_percent(tmp_path):
+    # The full default run takes a few seconds, so the test runs it as a user would.
+    out = _run("train_digits.py", "--out", str(tmp_path), "--no-progress").stdout
+    acc = float(re.search(r"test accuracy: ([0-9.]+)%", out).group(1)) / 100
+    assert acc >= 0.97, out
+    assert "same test accuracy" in out
+
+    import autograd as ag
+
+    weights = ag.load(tmp_path / "digits_mlp.npz")
+    assert list(weights) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"]
+    assert weights["fc1.weight"].shape == (128, 64) and weights["fc3.weight"].shape == (10, 64)
+    assert (tmp_path / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = tmp_path / "digits_graph.svg"
+    if "graph picture:" in out:
+        assert "<svg" in svg.read_text(encoding="utf-8")
+    else:
+        assert "graph picture skipped" in out
+
+
+@pytest.mark.skipif(bool(_missing("sklearn", "tqdm", "matplotlib")),
+                    reason="the digits example needs the examples extra: pip install -e '.[examples]'")
+def test_train_digits_quick_shows_progress(tmp_path):
+    proc = _run("train_digits.py", "--quick", "--out", str(tmp_path))
+    assert "5 epochs" in proc.stdout
+    assert "loss=" in proc.stderr and "test_acc=" in proc.stderr  # tqdm's postfix
+    acc = float(re.search(r"test accuracy: ([0-9.]+)%", proc.stdout).group(1)) / 100
+    assert acc >= 0.85
+
+
+# ----------------------------------------------------------------------------- custom_model
+def test_custom_model_loss_drops():
+    out = _run("custom_model.py", "--steps", "80").stdout
+    assert "gradcheck of TanhCell's hand-written backward (float64): passed" in out
+    before = float(re.search(r"loss before training: ([0-9.]+)", out).group(1))
+    after = float(re.search(r"loss after training: +([0-9.]+)", out).group(1))
+    assert after < 0.6 * before, out
+
+
+def test_custom_model_cell_backward_matches_the_engine():
+    """The hand-written TanhCell backward equals the engine's gradient of the same expression."""
+    import autograd as ag
+
+    ex = _import_example("custom_model")
+    rng = np.random.default_rng(1)
+    arrays = [rng.normal(size=s) for s in [(3, 4), (3, 4), (4, 4), (4,)]]
+    g = rng.normal(size=(3, 4))
+    custom = [ag.tensor(a, requires_grad=True) for a in arrays]
+    ex.TanhCell.apply(*custom).backward(g)
+    plain = [ag.tensor(a, requires_grad=True) for a in arrays]
+    a, h, W, b = plain
+    (a + h @ W + b).tanh().backward(g)
+    for c, p in zip(custom, plain):
+        np.testing.assert_allclose(c.grad.numpy(), p.grad.numpy(), rtol=1e-13, atol=1e-15)
+
+
+def test_train_digits_notes_a_missing_renderer(tmp_path, monkeypatch):
+    """Without a working ``autograd.viz.save_svg`` the example prints a one-line note instead."""
+    import autograd.viz
+
+    ex = _import_example("train_digits")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no Graphviz renderer found\nsecond line")
+
+    monkeypatch.setattr(autograd.viz, "save_svg", broken, raising=False)
+    model = ex.MLP()
+    x = np.zeros((2, 64), dtype=np.float32)
+    msg = ex.save_graph_svg(model, x, np.array([1, 2]), tmp_path / "g.svg")
+    assert msg == "graph picture skipped: RuntimeError: no Graphviz renderer found"
+    assert model.training and not (tmp_path / "g.svg").exists()
