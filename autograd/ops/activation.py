@@ -160,7 +160,9 @@ def softplus(x: Any) -> Tensor:
     """log(1 + e^z), as NumPy's overflow-free ``logaddexp(0, z)``. Backward: its derivative is
     e^z / (1 + e^z) = σ(z)."""
     x = _t(x)
-    return record(B.logaddexp(0, x.data), "softplus", (x,), _softplus_vjp)
+    with B.errstate(invalid="ignore"):  # NaN in, NaN out, silently (logaddexp warns on NaN)
+        out = B.logaddexp(0, x.data)
+    return record(out, "softplus", (x,), _softplus_vjp)
 
 
 def _softplus_vjp(xp, node, g, y, x):
