@@ -261,10 +261,16 @@ def run_backward(
             if create_graph:
                 in_grads = rule(xp, node, g, t, *ins)
             else:
-                in_grads = rule(xp, node, g, t.data, *[p.data for p in ins])
+                # Unrolled for the common one- and two-input ops: this loop is the hot path.
+                n_in = len(ins)
+                if n_in == 1:
+                    in_grads = rule(xp, node, g, t.data, ins[0].data)
+                elif n_in == 2:
+                    in_grads = rule(xp, node, g, t.data, ins[0].data, ins[1].data)
+                else:
+                    in_grads = rule(xp, node, g, t.data, *[p.data for p in ins])
                 if not retain_graph:
-                    node.rule = None
-                    node.saved = None
+                    node.rule = node.saved = None
             for i, (p, gi) in enumerate(zip(ins, in_grads)):
                 if gi is None or not p.requires_grad:
                     continue

@@ -262,7 +262,8 @@ def lift(x: Any, like: Tensor) -> Tensor:
         return x
     if isinstance(x, (int, float)) and not isinstance(x, bool):
         dtype = like.data.dtype
-        key = (x, type(x), dtype)
+        # 0.0 == -0.0 and NaN != NaN, so neither can be a dict key faithfully: not cached.
+        key = (x, type(x), dtype) if x and x == x else None
         t = _constants.get(key)
         if t is None:
             if dtype.kind == "f":
@@ -271,9 +272,10 @@ def lift(x: Any, like: Tensor) -> Tensor:
                 data = B.asarray(x) if isinstance(x, int) else B.asarray(x, dtype=B.float32)
             data.flags.writeable = False
             t = Tensor(data)
-            if len(_constants) >= 4096:
-                _constants.clear()
-            _constants[key] = t
+            if key is not None:
+                if len(_constants) >= 4096:
+                    _constants.clear()
+                _constants[key] = t
         return t
     return Tensor(_to_array(x))
 

@@ -30,7 +30,12 @@ def sigmoid(x: Any) -> Tensor:
 
 
 def _sigmoid_vjp(xp, node, g, p, x):
-    return (g * p * (1 - p),)
+    # (1 − p) is a fresh array, so the in-place products reuse it instead of allocating two more
+    # (on Tensors, under create_graph, `*=` simply records a new product).
+    d = 1 - p
+    d *= p
+    d *= g
+    return (d,)
 
 
 def tanh(x: Any) -> Tensor:
@@ -44,7 +49,9 @@ def tanh(x: Any) -> Tensor:
 
 
 def _tanh_vjp(xp, node, g, y, x):
-    return (g * (1 - y * y),)
+    d = 1 - y * y  # a fresh array, so the product is taken in place (see _sigmoid_vjp)
+    d *= g
+    return (d,)
 
 
 def _axis(axis: Optional[int], dim: Optional[int]) -> int:

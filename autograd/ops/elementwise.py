@@ -4,6 +4,8 @@ Each op is its forward followed by its backward rule (a vector-Jacobian product)
 signature ``rule(xp, node, g, out, *inputs)`` and returns one gradient per input; ``xp`` is the
 array backend or, under ``create_graph=True``, the namespace of these very ops (see engine.py).
 Rules may return gradients of the broadcast shape: the engine sums them back to each input's shape.
+A rule skips the gradient of an input that needs none (``node.inputs[i].requires_grad``), such
+as a constant or the data fed to a layer.
 """
 from __future__ import annotations
 
@@ -34,11 +36,6 @@ def _binary(name: str, f, rule, a: Any, b: Any) -> Tensor:
     return record(out, name, (a, b), rule)
 
 
-def _needs(node) -> tuple:
-    """Which inputs want a gradient: rules skip work for the others (constants, data)."""
-    return tuple(p.requires_grad for p in node.inputs)
-
-
 # ----------------------------------------------------------------------------- arithmetic
 def add(a: Any, b: Any) -> Tensor:
     """a + b with broadcasting."""
@@ -66,7 +63,7 @@ def mul(a: Any, b: Any) -> Tensor:
 
 def _mul_vjp(xp, node, g, out, a, b):
     # Product rule: d(ab) = b da + a db.
-    need_a, need_b = _needs(node)
+    need_a, need_b = node.inputs[0].requires_grad, node.inputs[1].requires_grad
     return (g * b if need_a else None), (g * a if need_b else None)
 
 
@@ -77,7 +74,7 @@ def div(a: Any, b: Any) -> Tensor:
 
 def _div_vjp(xp, node, g, out, a, b):
     # Quotient rule: d(a/b)/da = 1/b, d(a/b)/db = −a/b² = −out/b (reusing the forward's result).
-    need_a, need_b = _needs(node)
+    need_a, need_b = node.inputs[0].requires_grad, node.inputs[1].requires_grad
     return (g / b if need_a else None), (-(g * out) / b if need_b else None)
 
 
@@ -90,7 +87,7 @@ def _pow_vjp(xp, node, g, out, a, b):
     # d(a^b)/da = b a^(b−1), taken as 0 where b = 0 (a^0 = 1 is constant; PyTorch agrees).
     # d(a^b)/db = a^b ln a, taken as 0 where a = 0 (the limit for b > 0) and NaN where a < 0 (no
     # real logarithm), computed without evaluating log at a ≤ 0.
-    need_a, need_b = _needs(node)
+    need_a, need_b = node.inputs[0].requires_grad, node.inputs[1].requires_grad
     ga = None
     if need_a:
         if b.ndim == 0:  # a number exponent: x**0 is constant, so its derivative is 0 even at x = 0
