@@ -118,14 +118,19 @@ def _extreme_vjp(xp, node, g, out, x):
     return (xp.where(winners, _kept(xp, g, node) / count, 0),)
 
 
-def _correction(correction: Optional[float], ddof: Optional[float], unbiased: Optional[bool]) -> float:
-    """The divisor offset: PyTorch's ``correction`` (default 1), NumPy's ``ddof``, or ``unbiased``."""
+def _spread_args(x, axis, dim, keepdims, keepdim, correction, ddof, unbiased):
+    """var/std's arguments, plus the divisor N − correction (PyTorch's ``correction``, default 1;
+    NumPy's ``ddof``; PyTorch's older ``unbiased``)."""
+    x, axes, keep, kept = _reduce_args(x, axis, dim, keepdims, keepdim)
+    c = 1.0
     if unbiased is not None:
-        return 1.0 if unbiased else 0.0
-    for given in (correction, ddof):
-        if given is not None:
-            return float(given)
-    return 1.0
+        c = 1.0 if unbiased else 0.0
+    elif correction is not None or ddof is not None:
+        c = float(correction if correction is not None else ddof)
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return x, axes, keep, kept, builtins.max(n - c, 0)
 
 
 def var(
@@ -145,12 +150,9 @@ def var(
     PyTorch's older ``unbiased=`` are accepted. Built from differentiable ops, so every order of
     derivative follows from theirs.
     """
-    x, axes, keep, kept = _reduce_args(x, axis, dim, keepdims, keepdim)
-    n = 1
-    for a in axes:
-        n *= x.shape[a]
+    x, axes, keep, _, denom = _spread_args(x, axis, dim, keepdims, keepdim, correction, ddof, unbiased)
     d = x - mean(x, axis=axes, keepdims=True)
-    return sum(d * d, axis=axes, keepdims=keep) / builtins.max(n - _correction(correction, ddof, unbiased), 0)
+    return sum(d * d, axis=axes, keepdims=keep) / denom
 
 
 def std(
@@ -170,11 +172,7 @@ def std(
     cancels because the deviations sum to zero. Where s = 0 (a constant slice) the gradient is
     taken as 0, as PyTorch does, instead of the 0/0 that √ composed with var would give.
     """
-    x, axes, keep, kept = _reduce_args(x, axis, dim, keepdims, keepdim)
-    n = 1
-    for a in axes:
-        n *= x.shape[a]
-    denom = builtins.max(n - _correction(correction, ddof, unbiased), 0)
+    x, axes, keep, kept, denom = _spread_args(x, axis, dim, keepdims, keepdim, correction, ddof, unbiased)
     d = x.data - B.mean(x.data, axis=axes, keepdims=True)
     out = B.sqrt(B.sum(d * d, axis=axes, keepdims=keep) / denom)
     return record(out, "std", (x,), _std_vjp, (kept, axes, denom))

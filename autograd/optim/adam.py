@@ -43,17 +43,9 @@ class Adam(Optimizer):
         b1, b2 = (float(b) for b in group["betas"])
         eps = float(group["eps"])
         wd = float(group["weight_decay"])
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            if group["maximize"]:
-                g = -g
-            if wd != 0:
-                if self._decoupled:
-                    p.data *= 1 - lr * wd          # AdamW: decay the weights directly
-                else:
-                    g = g + wd * p.data            # Adam: L2 penalty through the gradient
+        for p, g in self._gradients(group, l2=not self._decoupled):  # Adam: L2 penalty in g
+            if wd != 0 and self._decoupled:
+                p.data *= 1 - lr * wd  # AdamW: decay the weights directly
             st = self._state(p)
             if not st:
                 st["step"] = 0

@@ -114,6 +114,21 @@ class Optimizer:
         g = p.grad.data
         return g if g.dtype == p.data.dtype else g.astype(p.data.dtype)
 
+    def _gradients(self, group: dict, l2: bool = True):
+        """The (parameter, gradient array) pairs of ``group`` that have a gradient, with the
+        gradient negated under ``maximize`` and, when ``l2``, weight decay added as λθ (the
+        L2-penalty form SGD, Adam and RMSprop use; AdamW decays the weights itself)."""
+        wd = float(group.get("weight_decay", 0.0))
+        for p in group["params"]:
+            g = self._grad(p)
+            if g is None:
+                continue
+            if group.get("maximize"):
+                g = -g
+            if l2 and wd != 0:
+                g = g + wd * p.data
+            yield p, g
+
     def _state(self, p: Tensor) -> dict:
         st = self.state.get(p)
         if st is None:

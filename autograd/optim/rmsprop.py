@@ -40,16 +40,8 @@ class RMSprop(Optimizer):
         lr = float(group["lr"])
         alpha = float(group["alpha"])
         eps = float(group["eps"])
-        wd = float(group["weight_decay"])
         mu = float(group["momentum"])
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            if group["maximize"]:
-                g = -g
-            if wd != 0:
-                g = g + wd * p.data
+        for p, g in self._gradients(group):
             st = self._state(p)
             if not st:
                 st["step"] = 0

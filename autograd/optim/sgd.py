@@ -36,15 +36,7 @@ class SGD(Optimizer):
         lr = float(group["lr"])
         mu = float(group["momentum"])
         damp = float(group["dampening"])
-        wd = float(group["weight_decay"])
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            if group["maximize"]:
-                g = -g
-            if wd != 0:
-                g = g + wd * p.data
+        for p, g in self._gradients(group):
             if mu != 0:
                 st = self._state(p)
                 buf = st.get("momentum_buffer")
