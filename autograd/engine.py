@@ -14,7 +14,10 @@ the node that made them, nodes point to their input tensors.
 * undoes broadcasting (sums a gradient down to its input's shape), checks every shape, and
   gives every gradient its tensor's dtype (as PyTorch does);
 * accumulates into ``.grad`` of leaves and of tensors that called ``retain_grad()``;
-* frees what the nodes saved, unless ``retain_graph=True``.
+* frees what the nodes saved, unless ``retain_graph=True``: each node drops its rule and saved
+  values, and its non-leaf inputs are replaced by stubs without values (``ReleasedTensor``), so
+  intermediate arrays are freed once the caller no longer holds them, while the graph's shape,
+  names and leaves stay readable for pictures.
 
 A backward rule has the signature ``rule(xp, node, g, out, *inputs)`` and returns one gradient
 per input (``None`` where the input needs none). With ``create_graph=False`` the engine passes
@@ -38,6 +41,7 @@ _grad_enabled = True
 _scope: tuple[str, ...] = ()
 _seq = count()
 _Tensor: Any = None  # set by autograd.tensor, which imports this module first
+_Released: Any = None  # likewise: autograd.tensor.ReleasedTensor
 _ops_api: Any = None  # the differentiable-op namespace, set by autograd.ops
 
 
@@ -218,25 +222,26 @@ def run_backward(
     """Propagate ``root_grads`` from ``roots`` back through the graph.
 
     With ``inputs=None`` gradients are accumulated into ``.grad`` of leaves (and of tensors that
-    called ``retain_grad()``). With ``inputs`` given, nothing is accumulated and the gradient of
-    each input (or ``None`` where none reached it) is returned, as ``torch.autograd.grad`` does.
-    Gradients are arrays internally, or Tensors when ``create_graph`` records the backward pass.
+    called ``retain_grad()``). With ``inputs`` given, nothing is accumulated, only the part of
+    the graph that leads to an input is run, and the gradient of each input (or ``None`` where
+    none reached it) is returned, as ``torch.autograd.grad`` does. Gradients are arrays
+    internally, or Tensors when ``create_graph`` records the backward pass.
     """
     global _grad_enabled
     xp = _ops_api if create_graph else B
-    wrap = _as_graph_tensor if create_graph else _as_array
     grads: dict = {}
+    handed: set = set()  # ids of arrays that must not become some .grad without a copy
     for t, g in zip(roots, root_grads):
-        g = wrap(g)
-        if g.shape != t.shape:
-            raise RuntimeError(
-                f"backward: gradient of shape {tuple(g.shape)} given for an output of shape {t.shape}"
-            )
+        g = _seed(g, t, create_graph)
+        handed.add(id(g.data if create_graph else g))
         grads[t] = grads[t] + g if t in grads else g
     order = topological_order(roots)
     want = None if inputs is None else set(inputs)
+    if want is not None:
+        order, expand = _leading_to(order, want)
     leaf_grads: dict = {}
     captured: dict = {}
+    stubs: dict = {}
 
     prev_mode = _grad_enabled
     _grad_enabled = create_graph
@@ -252,6 +257,8 @@ def run_backward(
             if want is not None:
                 if t in want:
                     captured[t] = g
+                if t not in expand:  # nothing wanted lies below t
+                    continue
             elif t._retains:
                 leaf_grads[t] = g
             rule = node.rule
@@ -269,8 +276,6 @@ def run_backward(
                     in_grads = rule(xp, node, g, t.data, ins[0].data, ins[1].data)
                 else:
                     in_grads = rule(xp, node, g, t.data, *[p.data for p in ins])
-                if not retain_graph:
-                    node.rule = node.saved = None
             for i, (p, gi) in enumerate(zip(ins, in_grads)):
                 if gi is None or not p.requires_grad:
                     continue
@@ -286,9 +291,8 @@ def run_backward(
                 else:
                     prev = grads.get(p)
                     grads[p] = gi if prev is None else prev + gi
-            if create_graph and not retain_graph:
-                node.rule = None
-                node.saved = None
+            if not retain_graph:
+                _release(node, stubs)
     finally:
         _grad_enabled = prev_mode
 
@@ -300,29 +304,67 @@ def run_backward(
                 g = _Tensor(g)
             out.append(g)
         return out
-    handed: set = set()
     for t, g in leaf_grads.items():
-        if create_graph:
-            t._grad = g if t._grad is None else t._grad + g
-        elif t._grad is None:
-            # Rules may pass one array to several inputs (add) or return views (reshape,
-            # broadcast_to): copy those, so that updating one .grad in place never changes another.
-            if not g.flags.owndata or id(g) in handed:
-                g = g.copy()
-            handed.add(id(g))
-            t._grad = _Tensor(g)
+        # Rules may pass one array to several inputs (add) or return views (reshape,
+        # broadcast_to): copy those, so that updating one .grad in place never changes another.
+        if t._grad is None:
+            data = g.data if create_graph else g
+            if not data.flags.owndata or not data.flags.writeable or id(data) in handed:
+                g = g * 1 if create_graph else g.copy()  # under create_graph, a recorded copy
+            handed.add(id(g.data if create_graph else g))
+            t._grad = g if create_graph else _Tensor(g)
+        elif create_graph:
+            t._grad = t._grad + g
         else:
             t._grad.data = t._grad.data + g
     return None
 
 
-def _as_array(g: Any):
-    # A copy, so that no .grad ever aliases an array the caller passed in.
-    return B.array(g.data if isinstance(g, _Tensor) else g)
+def _seed(g: Any, t: "Tensor", create_graph: bool):
+    """A root's incoming gradient in the engine's form, with the root's dtype and shape checked."""
+    if create_graph:
+        g = g if isinstance(g, _Tensor) else _Tensor(B.asarray(g, dtype=t.dtype))
+    else:
+        g = B.asarray(g.data if isinstance(g, _Tensor) else g, dtype=t.dtype)
+    if g.shape != t.shape:
+        raise RuntimeError(
+            f"backward: gradient of shape {tuple(g.shape)} given for an output of shape {t.shape}"
+        )
+    return g
 
 
-def _as_graph_tensor(g: Any) -> "Tensor":
-    return g if isinstance(g, _Tensor) else _Tensor(g)
+def _leading_to(order: list, want: set) -> tuple[list, set]:
+    """The tensors of ``order`` that lie on a path to a tensor in ``want``, and among them the
+    set whose rule must run (some input is wanted or leads to one)."""
+    expand: set = set()
+    for t in reversed(order):  # inputs before the ops that consume them
+        for p in t.grad_fn.inputs:
+            if p in want or p in expand:
+                expand.add(t)
+                break
+    return [t for t in order if t in expand or t in want], expand
+
+
+def _release(node: Node, stubs: dict) -> None:
+    """Free what ``node`` kept for backward: its saved values, its rule, and the values of its
+    non-leaf inputs, each replaced by a stub (one per tensor, shared by all its consumers) that
+    keeps only what pictures and error messages need. Tensors that called ``retain_grad()`` are
+    kept whole."""
+    node.rule = node.saved = None
+    ins = node.inputs
+    kept = None
+    for i, p in enumerate(ins):
+        if p.grad_fn is None or p.data is None or p._retains:
+            continue
+        s = stubs.get(p)
+        if s is None:
+            s = stubs[p] = _Released.__new__(_Released)
+            s.grad_fn, s.name, s._shape, s._dtype = p.grad_fn, p.name, p.data.shape, p.data.dtype
+        if kept is None:
+            kept = list(ins)
+        kept[i] = s
+    if kept is not None:
+        node.inputs = tuple(kept)
 
 
 def grad(
@@ -345,6 +387,10 @@ def grad(
         grad_outputs = [None] * len(outputs)
     elif not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(
+            f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs; give one per output"
+        )
     seeds = []
     for k, (y, g) in enumerate(zip(outputs, grad_outputs)):
         if not y.requires_grad:

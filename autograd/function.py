@@ -71,7 +71,9 @@ def _function_vjp(xp, node, g, out, *inputs):
     for i in positions:
         gi = grads[i]
         if gi is not None and not graph:
-            gi = gi.data if isinstance(gi, Tensor) else engine.B.asarray(gi)
+            # A copy: a user's backward may return a saved tensor or an input's own array,
+            # which must never become (part of) a .grad.
+            gi = engine.B.array(gi.data if isinstance(gi, Tensor) else gi)
         elif gi is not None and not isinstance(gi, Tensor):
             gi = Tensor(gi)
         result.append(gi)

@@ -112,10 +112,10 @@ def gradcheck(
     if worst is None:
         return True
     _, i, k, j, a_val, n_val = worst
-    idx = _np.unravel_index(k, args[i].shape) if args[i].ndim else ()
+    idx = [int(v) for v in _np.unravel_index(k, args[i].shape)] if args[i].ndim else []
     msg = (
-        f"gradcheck failed: d(output element {j}) / d(input {i}{list(idx)}) is {a_val!r} by "
-        f"backward but {n_val!r} by finite differences (eps={eps}, atol={atol}, rtol={rtol})"
+        f"gradcheck failed: d(output element {int(j)}) / d(input {i}{idx}) is {float(a_val)!r} by "
+        f"backward but {float(n_val)!r} by finite differences (eps={eps}, atol={atol}, rtol={rtol})"
     )
     if raise_exception:
         raise GradcheckError(msg)

@@ -250,17 +250,52 @@ class Tensor:
         self.data[_ops_index(index)] = value.data if isinstance(value, Tensor) else value
 
 
+class ReleasedTensor(Tensor):
+    """Where an intermediate tensor stood in a graph after backward() released it.
+
+    It keeps the node that made it, its shape, dtype and name, so that the graph can still be
+    walked and drawn and errors can name it, but not its values (``data`` is None): holding the
+    output of a graph no longer holds every activation of the forward pass. Built by the engine.
+    """
+
+    __slots__ = ("_shape", "_dtype")
+    # Fixed for every stub; class attributes shadow the base slots, so a stub costs four stores.
+    data = None
+    requires_grad = True
+    _grad = None
+    _retains = False
+
+    @property
+    def shape(self) -> tuple:
+        return self._shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def size(self) -> _Size:
+        return _Size(self._shape)
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    def __repr__(self) -> str:
+        return f"tensor(<released by backward>, shape={self._shape}, grad_fn={self.grad_fn!r})"
+
+
 def lift(x: Any, like: Tensor) -> Tensor:
     """``x`` as a constant Tensor for a binary op with ``like``.
 
-    A Python number takes ``like``'s floating dtype, so a float32 tensor times 0.5 stays float32
-    (a NumPy float64 scalar is treated like the Python float it subclasses). Number constants are
+    A number (Python's or a NumPy scalar) takes ``like``'s floating dtype, so a float32 tensor
+    times 0.5, ``np.float64(0.5)`` or ``np.int64(3)`` stays float32, as in PyTorch. Number constants are
     cached, read-only, and shared between graphs: a loop like ``y = y * 0.5`` then allocates no
     constant per step, which keeps Python's garbage collector from scanning a million of them.
     """
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
+    if isinstance(x, _NUMBERS) and not isinstance(x, _BOOLS):
         dtype = like.data.dtype
         # 0.0 == -0.0 and NaN != NaN, so neither can be a dict key faithfully: not cached.
         key = (x, type(x), dtype) if x and x == x else None
@@ -269,7 +304,7 @@ def lift(x: Any, like: Tensor) -> Tensor:
             if dtype.kind == "f":
                 data = B.asarray(x, dtype=dtype)
             else:  # an integer tensor: ints stay ints, floats take the default float32
-                data = B.asarray(x) if isinstance(x, int) else B.asarray(x, dtype=B.float32)
+                data = B.asarray(x) if isinstance(x, _INTS) else B.asarray(x, dtype=B.float32)
             data.flags.writeable = False
             t = Tensor(data)
             if key is not None:
@@ -281,6 +316,9 @@ def lift(x: Any, like: Tensor) -> Tensor:
 
 
 _constants: dict = {}
+_INTS = (int, B.integer)
+_NUMBERS = (int, float, B.integer, B.floating)
+_BOOLS = (bool, B.bool_)
 
 
 def _ops_index(index: Any) -> Any:
@@ -290,6 +328,7 @@ def _ops_index(index: Any) -> Any:
 
 
 engine._Tensor = Tensor
+engine._Released = ReleasedTensor
 
 
 # ----------------------------------------------------------------------------- methods
@@ -319,6 +358,11 @@ Tensor.__ge__ = _E.ge
 Tensor.__eq__ = _E.eq  # type: ignore[assignment]
 Tensor.__ne__ = _E.ne  # type: ignore[assignment]
 Tensor.__getitem__ = _S.getitem
+# Boolean masks combine as in NumPy and PyTorch (nothing is recorded).
+Tensor.__and__ = Tensor.__rand__ = _E.logical_and
+Tensor.__or__ = Tensor.__ror__ = _E.logical_or
+Tensor.__xor__ = Tensor.__rxor__ = _E.logical_xor
+Tensor.__invert__ = _E.logical_not
 
 for _name in ("exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "erf", "clip", "astype"):
     setattr(Tensor, _name, getattr(_E, _name))

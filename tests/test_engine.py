@@ -387,3 +387,111 @@ def test_gradcheck_names_the_worst_entry():
 
     with pytest.raises(ag.GradcheckError, match=r"input 0\[.*\].*by backward but.*finite differences"):
         ag.gradcheck(Wrong.apply, (leaf([1.0, 2.0]),))
+
+
+# ----------------------------------------------------------------------------- memory and aliasing
+def test_backward_releases_intermediate_values_unless_retained():
+    import gc
+    import weakref
+
+    def build():
+        x = leaf(np.ones((50, 50)))
+        loss = (x * 2.0).exp().sum()
+        inner = loss.grad_fn.inputs[0]  # exp's output, held only by the graph
+        return x, loss, weakref.ref(inner.data)
+
+    x, loss, ref = build()
+    loss.backward()
+    gc.collect()
+    assert ref() is None  # freed: holding the loss no longer holds the activations
+    assert loss.grad_fn.inputs[0].data is None and loss.grad_fn.inputs[0].shape == (50, 50)
+
+    x, loss, ref = build()
+    loss.backward(retain_graph=True)
+    gc.collect()
+    assert ref() is not None
+
+
+def test_create_graph_grads_of_two_leaves_are_distinct_and_writable():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    ((a + b) * 1.0).sum().backward(create_graph=True)
+    assert a.grad is not b.grad
+    a.grad.data *= 0.5
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
+    w = leaf([1.0, 2.0])
+    (w.sum() * 2.0).backward(create_graph=True)
+    w.grad.data[...] = 0.0  # not a read-only broadcast view
+
+
+def test_a_function_returning_a_saved_tensor_does_not_alias_the_input():
+    class Identity(ag.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return ctx.saved_tensors[0]  # deliberately the input itself
+
+    x = leaf([1.0, 2.0])
+    Identity.apply(x).sum().backward()
+    x.data += 1.0
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 2.0])
+
+
+def test_grad_needs_one_grad_output_per_output():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(ValueError, match="2 outputs but 1 grad_outputs"):
+        ag.grad([x * 2.0, x * 3.0], [x], grad_outputs=[np.ones(2)])
+
+
+def test_grad_runs_only_the_part_of_the_graph_leading_to_its_inputs():
+    calls = []
+
+    class Spy(ag.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            calls.append(1)
+            return g
+
+    x = leaf([1.0, 2.0])
+    h = Spy.apply(x)  # the input of interest: nothing below it needs to run
+    (gh,) = ag.grad((h * h).sum(), h)
+    np.testing.assert_array_equal(gh.numpy(), [2.0, 4.0])
+    assert calls == []
+    (gx,) = ag.grad((h * h).sum(), x)
+    assert calls == [1] and gx.numpy().tolist() == [2.0, 4.0]
+
+
+def test_numpy_integer_scalars_keep_float32():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    assert (x * np.int64(3)).dtype == np.float32 and (x ** np.int64(2)).dtype == np.float32
+
+
+def test_sqrt_at_zero_has_an_infinite_gradient_without_a_warning():
+    x = leaf([0.0, 4.0])
+    x.sqrt().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [np.inf, 0.25])
+
+
+def test_max_with_a_nan_sends_the_gradient_to_the_nan():
+    x = leaf([1.0, np.nan, 0.0])
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 1.0, 0.0])
+
+
+def test_float_labels_of_the_batch_shape_are_a_clear_error():
+    with pytest.raises(TypeError, match="class labels must be integers"):
+        F.cross_entropy(ag.zeros(3, 4), ag.tensor([0, 2, 1]))
+
+
+def test_clip_with_tensor_bounds_that_require_grad():
+    x, lo = leaf([0.0, 2.0]), leaf([0.5, 0.5])
+    x.clip(lo, 1.5).sum().backward()
+    np.testing.assert_array_equal(lo.grad.numpy(), [1.0, 0.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])

@@ -12,6 +12,7 @@ from .elementwise import (  # noqa: F401
     cos,
     erf,
     exp,
+    isnan,
     log,
     log1p,
     maximum,

@@ -90,11 +90,14 @@ def _pow_vjp(xp, node, g, out, a, b):
     need_a, need_b = node.inputs[0].requires_grad, node.inputs[1].requires_grad
     ga = None
     if need_a:
-        if b.ndim == 0:  # a number exponent: x**0 is constant, so its derivative is 0 even at x = 0
-            ga = g * b * a ** (b - 1) if b != 0 else g * 0
-        else:  # never evaluate 0**(0 − 1): pick base 1 where the exponent is 0
+        if b.ndim == 0 and b >= 1:  # the common x**2: no 0 ** negative can occur
+            ga = g * b * a ** (b - 1)
+        elif b.ndim == 0 and b == 0:  # x**0 is constant, so its derivative is 0 even at x = 0
+            ga = g * 0
+        else:  # 0 ** (b − 1) < 0 is +inf, silently (as PyTorch); 0**(0 − 1) is never formed
             zero = b == 0
-            ga = xp.where(zero, 0, g * b * xp.where(zero, 1, a) ** (b - 1))
+            with B.errstate(divide="ignore"):
+                ga = xp.where(zero, 0, g * b * xp.where(zero, 1, a) ** (b - 1))
     gb = None
     if need_b:
         positive = a > 0
@@ -163,7 +166,8 @@ def sqrt(x: Any) -> Tensor:
 
 
 def _sqrt_vjp(xp, node, g, out, x):
-    return (g / (out * 2),)  # (√x)' = 1 / (2√x), reusing √x
+    with B.errstate(divide="ignore"):  # at x = 0 the derivative is +inf, silently (as PyTorch)
+        return (g / (out * 2),)  # (√x)' = 1 / (2√x), reusing √x
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001
@@ -220,6 +224,10 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - Py
     x = _t(x)
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
+    if any(isinstance(v, Tensor) and v.requires_grad for v in (min, max)):
+        # Bounds that need gradients: compose, so each bound gets the gradient where it binds.
+        y = x if min is None else maximum(x, min)
+        return y if max is None else minimum(y, max)
     lo, hi = _bound(min), _bound(max)
     return record(B.clip(x.data, lo, hi), "clip", (x,), _clip_vjp, (lo, hi))
 
@@ -324,3 +332,25 @@ def eq(a: Any, b: Any) -> Tensor:
 
 def ne(a: Any, b: Any) -> Tensor:
     return _compare(B.not_equal, a, b)
+
+
+def logical_and(a: Any, b: Any) -> Tensor:
+    return _compare(B.logical_and, a, b)
+
+
+def logical_or(a: Any, b: Any) -> Tensor:
+    return _compare(B.logical_or, a, b)
+
+
+def logical_xor(a: Any, b: Any) -> Tensor:
+    return _compare(B.logical_xor, a, b)
+
+
+def logical_not(x: Any) -> Tensor:
+    """Element-wise not of a boolean tensor (records nothing)."""
+    return Tensor(B.logical_not(x.data if isinstance(x, Tensor) else x))
+
+
+def isnan(x: Any) -> Tensor:
+    """Where x is NaN (a boolean tensor; records nothing)."""
+    return Tensor(B.isnan(x.data if isinstance(x, Tensor) else x))

@@ -150,6 +150,12 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     logp = log_softmax(logits, axis=-1)
     targets = labels.data if isinstance(labels, Tensor) else B.asarray(labels)
     if targets.dtype.kind == "f":
+        if targets.shape == logits.shape[:-1]:
+            raise TypeError(
+                f"cross_entropy: labels of shape {targets.shape} have float dtype {targets.dtype}; "
+                f"class labels must be integers (e.g. ag.tensor(labels, dtype=ag.int64)), and "
+                f"soft targets must have the logits' shape {logits.shape}"
+            )
         t = lift(labels, logits)
         if t.shape != logits.shape:
             raise ValueError(f"cross_entropy: soft targets of shape {t.shape} differ from logits {logits.shape}")

@@ -80,7 +80,11 @@ def mean(
     n = 1
     for a in axes:
         n *= x.shape[a]
-    out = B.mean(x.data, axis=axes, keepdims=keep) if n else B.sum(x.data, axis=axes, keepdims=keep)
+    if n:
+        out = B.mean(x.data, axis=axes, keepdims=keep)
+    else:  # the mean of nothing is NaN (0/0), silently, as in PyTorch
+        with B.errstate(invalid="ignore"):
+            out = B.sum(x.data, axis=axes, keepdims=keep) / n
     return record(out, "mean", (x,), _mean_vjp, (kept, n))
 
 
@@ -113,7 +117,10 @@ def min(  # noqa: A001
 
 def _extreme_vjp(xp, node, g, out, x):
     # The derivative of max is the indicator of the arg-max; with k tied winners each gets 1/k.
-    winners = x == _kept(xp, out, node)
+    out_k = _kept(xp, out, node)
+    winners = x == out_k
+    if B.isnan(out.data if isinstance(out, Tensor) else out).any():  # NaN wins, as in PyTorch
+        winners = winners | (xp.isnan(x) & xp.isnan(out_k))
     count = xp.astype(xp.sum(winners, axis=node.saved[1], keepdims=True), x.dtype)
     return (xp.where(winners, _kept(xp, g, node) / count, 0),)
 

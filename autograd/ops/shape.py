@@ -100,6 +100,8 @@ def expand_dims(x: Any, axis: int) -> Tensor:
 
 def unsqueeze(x: Any, axis: int = None, *, dim: int = None) -> Tensor:  # type: ignore[assignment]
     """Insert a size-1 axis at ``axis`` (``dim`` accepted)."""
+    if axis is None and dim is None:
+        raise TypeError("unsqueeze() needs the axis at which to insert the new axis")
     return expand_dims(x, dim if dim is not None else axis)
 
 
@@ -153,6 +155,8 @@ def expand(x: Any, *sizes: Any) -> Tensor:
     x = _t(x)
     sizes = _shape_arg(sizes)
     lead = len(sizes) - x.ndim
+    if any(s == -1 for s in sizes[:lead]):
+        raise ValueError(f"expand: -1 is not allowed for the new leading axes in {sizes}")
     shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
     return broadcast_to(x, shape)
 
@@ -205,6 +209,8 @@ def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: int = None) -> Te
     ts = tuple(_t(t) for t in tensors)
     if not ts:
         raise ValueError("concatenate: need at least one tensor")
+    if any(t.ndim == 0 for t in ts):
+        raise ValueError("concatenate: 0-d tensors have no axis to join along; use stack")
     try:
         out = B.concatenate([t.data for t in ts], axis=axis)
     except ValueError:

@@ -221,9 +221,12 @@ class _Emitter:
         # In the flow view the fill shows the gradient, so the role colour goes on the header.
         rows = [_row("<br/>".join(head), bgcolor=role_colour if self.flow is not None else None)]
         if opts.show_values:
-            text = format_array(data, opts.max_values)
-            if text is not None:
-                rows.append(_row(_ink(_lines(text), ink), align="left"))
+            if t.data is None:  # an intermediate whose values backward() released
+                rows.append(_row('<font color="#868e96">values released by backward()</font>'))
+            else:
+                text = format_array(data, opts.max_values)
+                if text is not None:
+                    rows.append(_row(_ink(_lines(text), ink), align="left"))
         if grad is not None:
             rows.append(self._grad_row(grad, self.flow is not None, ink))
         elif grad_row_note:
