@@ -1,3 +1,4 @@
+# ruff: noqa: F401 - this module re-exports the public names
 """autograd: reverse-mode automatic differentiation on NumPy, readable top to bottom.
 
 Public names only; see API.md for the contract and the README for a tour.

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 from itertools import count
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from . import backend as B

@@ -5,7 +5,7 @@ The class holds data and the dtype policy; every operator and method is an op fu
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional
 
 from . import backend as B
 from . import engine
