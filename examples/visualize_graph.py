@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         # Values and gradients are printed for tensors of at most 8 elements (max_values=8).
         flow = save_svg(loss, args.out / "graph_flow.svg", params=model, grad_flow=True,
                         max_values=8, renderer=args.renderer)
-        loss.backward()  # fills .grad of the parameters, which the plain picture shows
+        # Fills .grad of the parameters, which the plain picture shows; retain_graph keeps the
+        # intermediate values too (a plain backward() releases them).
+        loss.backward(retain_graph=True)
         plain = save_svg(loss, args.out / "graph.svg", params=model, max_values=8,
                          renderer=args.renderer)
     except RendererNotFoundError as e:

@@ -15,6 +15,7 @@ from ..ops.activation import (  # noqa: F401
     softplus,
     tanh,
 )
+from ..ops.linalg import linear  # noqa: F401
 from ..ops.loss import (  # noqa: F401
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -26,6 +27,6 @@ from ..ops.loss import (  # noqa: F401
 
 __all__ = [
     "elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "silu", "softmax", "softplus",
-    "tanh", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+    "tanh", "linear", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
     "mse_loss", "nll_loss", "squared_error",
 ]

@@ -12,6 +12,7 @@ from typing import Any, Optional, Sequence, Union
 from .. import backend as B
 from .. import creation
 from ..ops.elementwise import sqrt, where
+from ..ops.linalg import linear
 from ..ops.shape import getitem
 from ..tensor import Tensor
 from . import init
@@ -80,8 +81,7 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x Wᵀ + b over the last axis of ``x`` (any leading batch axes)."""
-        y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -56,3 +56,45 @@ def _matmul_vjp(xp, node, g, out, a, b):
         if need_b:
             gb = xp.matmul(xp.swapaxes(a, -1, -2), g)
     return ga, gb
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x Wᵀ + b over the last axis of x (PyTorch's ``F.linear``; W has shape (out, in)).
+
+    One op instead of a transpose, a matmul and an add: the bias is added in place into the
+    product's fresh buffer, so a layer makes one output array instead of two, and backward has
+    one node to run.
+    """
+    x = x if isinstance(x, Tensor) else lift(x, weight)
+    weight = weight if isinstance(weight, Tensor) else lift(weight, x)
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {x.shape} does not fit a weight of shape {weight.shape} "
+            f"(out_features, in_features)"
+        )
+    out = B.matmul(x.data, weight.data.T)
+    if bias is None:
+        return record(out, "linear", (x, weight), _linear_vjp)
+    bias = bias if isinstance(bias, Tensor) else lift(bias, x)
+    if bias.shape not in ((weight.shape[0],), ()):
+        raise ValueError(f"linear: bias of shape {bias.shape} for {weight.shape[0]} outputs")
+    if out.dtype == B.result_type(out, bias.data):
+        out += bias.data
+    else:
+        out = out + bias.data
+    return record(out, "linear", (x, weight, bias), _linear_vjp)
+
+
+def _linear_vjp(xp, node, g, out, x, w, b=None):
+    # y = x Wᵀ + b: dx = g W, dW = gᵀ x summed over every batch axis, db = g (the engine sums
+    # it over the batch axes, as for any broadcast add).
+    ins = node.inputs
+    gx = xp.matmul(g, w) if ins[0].requires_grad else None
+    gw = None
+    if ins[1].requires_grad:
+        g2 = xp.reshape(g, (-1, w.shape[0]))
+        x2 = xp.reshape(x, (-1, w.shape[1]))
+        gw = xp.matmul(xp.swapaxes(g2, 0, 1), x2)
+    if b is None:
+        return gx, gw
+    return gx, gw, (g if ins[2].requires_grad else None)

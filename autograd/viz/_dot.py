@@ -63,6 +63,7 @@ RULES = {
     "sqrt": "sqrt' = 1/(2y)",
     "logsumexp": "∂/∂z = softmax(z)",
     "matmul": "∂A = G·Bᵀ,  ∂B = Aᵀ·G",
+    "linear": "∂x = G·W,  ∂W = Gᵀ·x,  ∂b = Σ G",
     "squared_error": "∂E/∂p = p − t",
     "bce_with_logits": "∂/∂z = σ(z) − t",
     "binary_cross_entropy": "∂/∂p = (p − t) / (p(1 − p))",
