@@ -65,6 +65,19 @@ def step_ours(params, x, labels, lr=LR):
     return loss
 
 
+def step_ours_linear(params, x, labels, lr=LR):
+    """The same step through F.linear (what nn.Linear uses); weights stored (out, in)."""
+    W1, b1, W2, b2, W3, b3 = params
+    h1 = F.linear(x, W1, b1).tanh()
+    h2 = F.linear(h1, W2, b2).sigmoid()
+    loss = F.cross_entropy(F.linear(h2, W3, b3), labels)
+    loss.backward()
+    for p in params:
+        p.data -= lr * p.grad.data
+        p.grad = None
+    return loss
+
+
 # ----------------------------------------------------------------------------- numpy floor
 def _sigmoid(z):
     # The textbook form; exp(-z) may overflow to inf for z < -88, giving exactly 0, so the
@@ -139,9 +152,17 @@ def main(argv=None) -> dict:
     print(f"   one-step check ours vs numpy: {'same updated weights' if same else 'MISMATCH'} "
           f"(loss {loss_ours:.6f} vs {loss_np:.6f}; max |dW| {worst[0]:.1e} in {worst[1]})")
     assert all(p.data.dtype == np.float32 for p in p_ours), "ours left float32"
+    # The F.linear variant keeps each weight as (out, in), as nn.Linear does.
+    p_lin = [ag.Tensor(p.T.copy() if p.ndim == 2 else p.copy(), requires_grad=True) for p in init]
+    x_t = ag.Tensor(x)
+    step_ours_linear(p_lin, x_t, labels)
+    same_lin = all(np.allclose(a.data.T if a.ndim == 2 else a.data, b.data, rtol=1e-4, atol=1e-6)
+                   for a, b in zip(p_lin, p_ours))
+    print(f"   one-step check ours (F.linear) vs ours: {'same updated weights' if same_lin else 'MISMATCH'}")
 
     contenders = {
         "ours": lambda: step_ours(p_ours, x, labels),
+        "ours (F.linear)": lambda: step_ours_linear(p_lin, x_t, labels),
         "numpy (hand-written)": lambda: step_numpy(p_np, x, labels),
     }
     use_torch = C.use_torch(args)
@@ -164,9 +185,12 @@ def main(argv=None) -> dict:
         "ours_ms": t["ours"].median * 1e3,
         "numpy_ms": t["numpy (hand-written)"].median * 1e3,
         "ours_steps_per_s": 1 / t["ours"].median,
+        "linear_ms": t["ours (F.linear)"].median * 1e3,
     }
     C.ratio_line("ours / numpy (floor)", t["ours"], t["numpy (hand-written)"], target=1.10,
                  result=result, key="ours/numpy")
+    C.ratio_line("ours (F.linear) / numpy", t["ours (F.linear)"], t["numpy (hand-written)"],
+                 target=1.10, result=result, key="linear/numpy")
     if use_torch:
         result["torch_ms"] = t["torch"].median * 1e3
         C.ratio_line("ours / torch", t["ours"], t["torch"], result=result, key="ours/torch")

@@ -81,6 +81,10 @@ def table(res: dict, runs: int, threads: int, tuned: bool = False) -> str:
             f"{f(med(r, 'numpy_ms'), '.1f', ' ms')} | {f(med(r, 'torch_ms'), '.1f', ' ms')} | "
             f"{verdict(r, 'ours/numpy', 1.10)} | {verdict(r, 'ours/torch')} |"
         )
+        rows.append(
+            f"| MLP step, same, through F.linear (as nn.Linear) | {f(med(r, 'linear_ms'), '.1f', ' ms')} | "
+            f"{f(med(r, 'numpy_ms'), '.1f', ' ms')} | — | {verdict(r, 'linear/numpy', 1.10)} | — |"
+        )
     r = res.get("softmax")
     if r:
         rows.append(
