@@ -310,40 +310,24 @@ def _compare(f, a: Any, b: Any) -> Tensor:
     return Tensor(f(ad, bd))
 
 
-def lt(a: Any, b: Any) -> Tensor:
-    return _compare(B.less, a, b)
+def _comparison(f, name: str, symbol: str):
+    def op(a: Any, b: Any) -> Tensor:
+        return _compare(f, a, b)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"a {symbol} b, element-wise: a boolean tensor that records nothing."
+    return op
 
 
-def le(a: Any, b: Any) -> Tensor:
-    return _compare(B.less_equal, a, b)
-
-
-def gt(a: Any, b: Any) -> Tensor:
-    return _compare(B.greater, a, b)
-
-
-def ge(a: Any, b: Any) -> Tensor:
-    return _compare(B.greater_equal, a, b)
-
-
-def eq(a: Any, b: Any) -> Tensor:
-    return _compare(B.equal, a, b)
-
-
-def ne(a: Any, b: Any) -> Tensor:
-    return _compare(B.not_equal, a, b)
-
-
-def logical_and(a: Any, b: Any) -> Tensor:
-    return _compare(B.logical_and, a, b)
-
-
-def logical_or(a: Any, b: Any) -> Tensor:
-    return _compare(B.logical_or, a, b)
-
-
-def logical_xor(a: Any, b: Any) -> Tensor:
-    return _compare(B.logical_xor, a, b)
+lt = _comparison(B.less, "lt", "<")
+le = _comparison(B.less_equal, "le", "<=")
+gt = _comparison(B.greater, "gt", ">")
+ge = _comparison(B.greater_equal, "ge", ">=")
+eq = _comparison(B.equal, "eq", "==")
+ne = _comparison(B.not_equal, "ne", "!=")
+logical_and = _comparison(B.logical_and, "logical_and", "and")
+logical_or = _comparison(B.logical_or, "logical_or", "or")
+logical_xor = _comparison(B.logical_xor, "logical_xor", "xor")
 
 
 def logical_not(x: Any) -> Tensor:
