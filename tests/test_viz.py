@@ -422,9 +422,10 @@ def test_flow_after_backward_uses_stored_grads_and_says_so():
 def test_flow_after_backward_with_retain_graph_is_full():
     loss, s, z, w = _sigmoid_net_parts()
     loss.backward(retain_graph=True)
+    stored = w.grad.numpy().copy()
     src = ag.viz.draw_graph(loss, grad_flow=True).source
     assert "computed for this picture" in src and "‖grad‖" in node_line(src, "[[-1.25")
-    np.testing.assert_array_equal(w.grad.numpy(), w.grad.numpy())  # untouched by drawing
+    np.testing.assert_array_equal(w.grad.numpy(), stored)  # drawing left .grad untouched
 
 
 def test_flow_uses_retained_grads_when_freed():
@@ -743,3 +744,15 @@ def test_example_writes_both_pictures(renderer, tmp_path):
         assert str(path) in done.stdout
         root = svg_root(path.read_text(encoding="utf-8"))
         assert "fc1.weight" in svg_text(root)
+
+
+def test_a_tensor_shared_by_two_outputs_is_drawn_once_after_backward():
+    x = ag.tensor([1.0, 2.0], requires_grad=True, name="x")
+    h = x.tanh()
+    h.name = "h"
+    l1, l2 = h.sum(), (h * 3.0).sum()
+    before = ag.viz.draw_graph([l1, l2]).source
+    l1.backward()  # releases l1's graph; l2's still holds h itself
+    for src in (before, ag.viz.draw_graph([l1, l2]).source):
+        assert src.count("<b>tanh</b>") == 1
+        assert src.count("<b>h</b>") == 1

@@ -92,23 +92,38 @@ def _parameter_class() -> Any:
 
 def collect(roots: list) -> list:
     """Every tensor reachable from ``roots`` that an op produced, sorted by creation (inputs
-    before the ops that use them). Iterative depth-first search."""
-    found = []
-    seen = set()
-    stack = list(roots)
+    before the ops that use them). Iterative depth-first search.
+
+    One tensor per op: after ``backward()`` a consumer it ran holds a ``ReleasedTensor`` stub of
+    its input while other consumers (or the caller) may still hold the tensor itself; both stand
+    for the same node's output, and the one that still has values is kept.
+    """
+    rep: dict = {}  # node -> the tensor drawn for its output
+    stack = [r for r in roots if r.grad_fn is not None]
     while stack:
         t = stack.pop()
-        if t in seen:
+        known = rep.get(t.grad_fn)
+        if known is not None:
+            if known.data is None and t.data is not None:
+                rep[t.grad_fn] = t
             continue
-        seen.add(t)
-        node = t.grad_fn
-        if node is not None:
-            found.append(t)
-            for p in node.inputs:
-                if p not in seen:
+        rep[t.grad_fn] = t
+        for p in t.grad_fn.inputs:
+            if p.grad_fn is not None:
+                k = rep.get(p.grad_fn)
+                if k is None or (k.data is None and p.data is not None):
                     stack.append(p)
-    found.sort(key=lambda t: t.grad_fn.seq)
-    return found
+    return sorted(rep.values(), key=lambda t: t.grad_fn.seq)
+
+
+def canonical_inputs(op_tensors: list):
+    """A function giving a node's inputs as the tensors :func:`collect` chose to draw."""
+    drawn = {t.grad_fn: t for t in op_tensors}
+
+    def inputs(node: Any) -> tuple:
+        return tuple(drawn.get(p.grad_fn, p) if p.grad_fn is not None else p for p in node.inputs)
+
+    return inputs
 
 
 def _common_prefix(scopes: list) -> Scope:
@@ -141,7 +156,7 @@ def _group_keys(op_tensors: list, collapse: Union[bool, int]) -> list:
     return [s[:depth] if len(s) >= depth else None for s in scopes]
 
 
-def _nearest_ops(roots: list, index: dict, groups: Optional[list], budget: int) -> set:
+def _nearest_ops(roots: list, index: dict, groups: Optional[list], budget: int, inputs: Any) -> set:
     """Indices of the ops nearest the roots (breadth-first against the data flow), enough for
     ``budget`` drawn nodes: an op drawn on its own counts one, a collapsed module one in all
     (and brings all its ops along, so a module is never drawn in part)."""
@@ -169,7 +184,7 @@ def _nearest_ops(roots: list, index: dict, groups: Optional[list], budget: int) 
         count += 1
         for j in batch:
             chosen.add(j)
-            for p in ops[j].grad_fn.inputs:
+            for p in inputs(ops[j].grad_fn):
                 if p.grad_fn is not None:
                     k = index[p]
                     if k not in chosen:
@@ -191,13 +206,16 @@ def build(
     a single "more" item stands for every op left out.
     """
     op_tensors = collect(roots)
+    inputs = canonical_inputs(op_tensors)
+    drawn = {t.grad_fn: t for t in op_tensors}
+    roots = [drawn.get(r.grad_fn, r) if r.grad_fn is not None else r for r in roots]
     index = {t: i for i, t in enumerate(op_tensors)}
     root_set = set(roots)
     parameter_cls = _parameter_class()
     groups = _group_keys(op_tensors, collapse) if collapse else None
 
     if max_nodes is not None and len(op_tensors) > max_nodes:
-        chosen = _nearest_ops(roots, index, groups, max_nodes)
+        chosen = _nearest_ops(roots, index, groups, max_nodes, inputs)
         selected = sorted(chosen)
     else:
         chosen = None
@@ -206,7 +224,7 @@ def build(
     # Who consumes each tensor (op indices, in creation order), over the whole graph.
     consumers: dict = {}
     for i, t in enumerate(op_tensors):
-        for p in t.grad_fn.inputs:
+        for p in inputs(t.grad_fn):
             lst = consumers.get(p)
             if lst is None:
                 consumers[p] = [i]
@@ -299,7 +317,7 @@ def build(
             dst.ops.append(t)
         multi = g is None and len(node.inputs) > 1
         pending = []  # input items and edge labels, added after the op so leaves come first
-        for pos, p in enumerate(node.inputs):
+        for pos, p in enumerate(inputs(node)):
             if is_literal(p):
                 if g is not None:  # a number used inside a collapsed module
                     continue
