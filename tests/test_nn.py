@@ -670,3 +670,12 @@ def test_clip_grad_norm_matches_torch(torch, norm_type, max_norm):
     assert total.item() == pytest.approx(t_total.item(), rel=1e-13)
     for p, t in zip(ours, theirs):
         np.testing.assert_allclose(p.grad.numpy(), t.grad.numpy(), rtol=1e-13, atol=1e-15)
+
+
+def test_flatten_and_identity_layers():
+    x = ag.tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert nn.Flatten()(x).shape == (2, 12)
+    assert nn.Flatten(0, 1)(x).shape == (6, 4)
+    assert nn.Flatten()(ag.tensor(5.0)).shape == (1,)
+    np.testing.assert_array_equal(nn.Flatten()(x).numpy(), np.arange(24.0).reshape(2, 12))
+    assert nn.Identity()(x) is x

@@ -151,6 +151,22 @@ def test_schedulers_match_torch_step_by_step(torch, name, kwargs):
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([g["lr"] for g in t_opt.param_groups])
 
 
+@pytest.mark.parametrize("name, kwargs", [
+    ("StepLR", dict(step_size=3)),
+    ("CosineAnnealingLR", dict(T_max=10)),
+])
+def test_schedulers_resumed_with_last_epoch_match_torch(torch, name, kwargs):
+    p, t = nn.Parameter(np.zeros(2)), torch.zeros(2, requires_grad=True)
+    opt, t_opt = optim.SGD([p], lr=0.1), torch.optim.SGD([t], lr=0.1)
+    for o in (opt.param_groups[0], t_opt.param_groups[0]):
+        o["initial_lr"] = 0.1
+    ours = _scheduler_lrs(lambda o: getattr(lr_scheduler, name)(o, last_epoch=5, **kwargs), opt, 12)
+    theirs = _scheduler_lrs(
+        lambda o: getattr(torch.optim.lr_scheduler, name)(o, last_epoch=5, **kwargs), t_opt, 12)
+    for e, (a, b) in enumerate(zip(ours, theirs)):
+        assert a == pytest.approx(b, rel=1e-13, abs=1e-15), f"step {e}: {a} vs {b}"
+
+
 # ----------------------------------------------------------------------------- by hand
 def _scalar_steps(opt_cls, steps, grad_fn, p0=1.0, **kwargs):
     """Run ``steps`` updates on one scalar parameter whose gradient is ``grad_fn(p)``."""

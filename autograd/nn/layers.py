@@ -44,6 +44,8 @@ class Flatten(Module):
     def forward(self, x: Tensor) -> Tensor:
         """``x`` reshaped with the axes start_dim..end_dim merged."""
         n = x.ndim
+        if n == 0:  # as torch.flatten: a 0-d tensor becomes one element
+            return x.reshape(1)
         s, e = self.start_dim % n, self.end_dim % n
         shape = x.shape[:s] + (-1,) + x.shape[e + 1:]
         return x.reshape(shape)

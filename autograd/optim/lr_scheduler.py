@@ -78,7 +78,9 @@ class StepLR(LRScheduler):
     def get_lr(self) -> list[float]:
         """γ · lr at multiples of step_size, else lr unchanged."""
         lrs = [g["lr"] for g in self.optimizer.param_groups]
-        if self._is_initial or self.last_epoch % self.step_size != 0:
+        # As PyTorch: only epoch 0 is exempt, so a scheduler resumed at a multiple of
+        # step_size (last_epoch=5 -> epoch 6) decays on construction.
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return lrs
         return [lr * self.gamma for lr in lrs]
 
@@ -104,7 +106,7 @@ class CosineAnnealingLR(LRScheduler):
         """The rates for epoch ``last_epoch`` by the recursion above."""
         groups = self.optimizer.param_groups
         e, T, lo = self.last_epoch, self.T_max, self.eta_min
-        if self._is_initial:
+        if self._is_initial:  # PyTorch's CosineAnnealingLR keeps the rate on construction
             return [g["lr"] for g in groups]
         if (e - 1 - T) % (2 * T) == 0:
             return [g["lr"] + (base - lo) * (1 - math.cos(math.pi / T)) / 2
