@@ -72,7 +72,8 @@ class Module:
     as the parent holds it: the attribute name, the index in a ``Sequential``/``ModuleList``, the
     key in a ``ModuleDict`` (through containers the path has one element per level, so an item
     of ``self.layers = ModuleList(...)`` gets ``("layers", "0")``). A node made in ``model.fc1``
-    while ``model`` (a class ``MLP``) runs thus has ``scope == ("MLP", "fc1")``.
+    while ``model`` (a class ``MLP``) runs thus has ``scope == ("MLP", "fc1")``. A module held
+    under two names (tied weights) is labelled by the first of them on every call.
     """
 
     training: bool
