@@ -49,9 +49,11 @@ class Node:
 
     ``inputs`` are the op's tensor arguments in order; ``saved`` is whatever else its rule needs
     (axes, masks, indices); ``scope`` is the module path it was recorded under (for pictures).
+    A node has exactly one output, so the engine identifies a non-leaf tensor by its node: an
+    input may be a :class:`ReleasedTensor` stub standing for a tensor the caller still holds.
     """
 
-    __slots__ = ("name", "inputs", "rule", "saved", "seq", "scope")
+    __slots__ = ("name", "inputs", "rule", "saved", "seq", "scope", "retain")
 
     def __init__(self, name: str, inputs: tuple, rule: Callable | None, saved: Any) -> None:
         self.name = name
@@ -60,6 +62,7 @@ class Node:
         self.saved = saved
         self.seq = next(_seq)
         self.scope = _scope
+        self.retain = None  # a weak reference to the output, once it called retain_grad()
 
     @property
     def freed(self) -> bool:
@@ -68,6 +71,47 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{''.join(p.capitalize() for p in self.name.split('_'))}Backward>"
+
+
+# Intermediates smaller than this (in elements) are always kept whole: they cost little memory,
+# and pictures of the graph print the values of small tensors.
+KEEP_BELOW = 1024
+
+
+def reads(*, inputs: bool = True, output: bool = True) -> Callable:
+    """Declare which forward values a backward rule reads (undeclared rules read both).
+
+    ``inputs=False``: the rule uses its inputs' shapes and dtypes at most (add, reshape, sum,
+    tanh, ...); ``output=False``: it never uses the op's result (add, matmul, ...). A large
+    intermediate that neither its producer's rule nor a consumer's rule reads is not kept in
+    that consumer's node, so the forward pass holds only the arrays backward will read.
+    """
+
+    def mark(rule: Callable) -> Callable:
+        rule.reads_inputs = inputs
+        rule.reads_output = output
+        return rule
+
+    return mark
+
+
+def _without_unread_values(inputs: tuple) -> tuple:
+    """``inputs`` with each large intermediate whose producer's rule does not read its own output
+    replaced by a stub (called for a consumer whose rule does not read its inputs)."""
+    kept = None
+    for i, p in enumerate(inputs):
+        pn = p.grad_fn
+        if (
+            pn is not None
+            and p.data.size >= KEEP_BELOW  # first: small arrays, the common case, stop here
+            and type(p) is not _Released
+            and pn.rule is not None
+            and not getattr(pn.rule, "reads_output", True)
+        ):
+            if kept is None:
+                kept = list(inputs)
+            kept[i] = _Released(p)
+    return inputs if kept is None else tuple(kept)
 
 
 def record(data, name: str, inputs: tuple, rule: Callable, saved: Any = None) -> "Tensor":
@@ -81,11 +125,12 @@ def record(data, name: str, inputs: tuple, rule: Callable, saved: Any = None) ->
     t.data = data
     t._grad = None
     t.name = None
-    t._retains = False
     if _grad_enabled:
         for p in inputs:
             if p.requires_grad:
                 t.requires_grad = True
+                if not getattr(rule, "reads_inputs", True):
+                    inputs = _without_unread_values(inputs)
                 t.grad_fn = Node(name, inputs, rule, saved)
                 return t
     t.requires_grad = False
@@ -152,21 +197,32 @@ class name_scope:
 
 # ----------------------------------------------------------------------------- traversal
 def topological_order(roots: Iterable["Tensor"]) -> list["Tensor"]:
-    """The non-leaf tensors reachable from ``roots``, each before every tensor it was made from.
+    """The non-leaf tensors reachable from ``roots``, one per node, each before every tensor it
+    was made from.
 
     Iterative depth-first collection, then a sort by node creation number (inputs are always
-    created before the op that consumes them, so newest-first is a topological order).
+    created before the op that consumes them, so newest-first is a topological order). Where a
+    node is reached both through its tensor and through a stub of it, the tensor is kept.
     """
-    stack = [t for t in roots if t.grad_fn is not None]
-    seen = set(stack)
-    found = []
+    rep: dict = {}  # node -> the tensor that stands for its output
+    stack = []
+    for t in roots:
+        if t.grad_fn is not None:
+            stack.append(t)
     while stack:
         t = stack.pop()
-        found.append(t)
-        for p in t.grad_fn.inputs:
-            if p.grad_fn is not None and p not in seen:
-                seen.add(p)
+        node = t.grad_fn
+        known = rep.get(node)
+        if known is not None:
+            if known.released and not t.released:
+                rep[node] = t  # same node, same inputs: nothing new to visit
+            continue
+        rep[node] = t
+        for p in node.inputs:
+            pn = p.grad_fn
+            if pn is not None and (pn not in rep or (not p.released and rep[pn].released)):
                 stack.append(p)
+    found = list(rep.values())
     found.sort(key=_node_seq, reverse=True)
     return found
 
@@ -228,38 +284,41 @@ def run_backward(
     """
     global _grad_enabled
     xp = _ops_api if create_graph else B
-    grads: dict = {}
+    grads: dict = {}  # node -> the summed gradient of its output
+    leaf_grads: dict = {}  # leaf tensor (or retained tensor) -> its gradient
     handed: set = set()  # ids of arrays that must not become some .grad without a copy
     for t, g in zip(roots, root_grads):
         g = _seed(g, t, create_graph)
         handed.add(id(g.data if create_graph else g))
-        grads[t] = grads[t] + g if t in grads else g
+        acc, key = (grads, t.grad_fn) if t.grad_fn is not None else (leaf_grads, t)
+        acc[key] = acc[key] + g if key in acc else g
     order = topological_order(roots)
-    want = None if inputs is None else set(inputs)
-    if want is not None:
-        order, expand = _leading_to(order, want)
-    leaf_grads: dict = {}
+    want_nodes = want_leaves = None
+    if inputs is not None:
+        want_nodes = {x.grad_fn for x in inputs if x.grad_fn is not None}
+        want_leaves = {x for x in inputs if x.grad_fn is None}
+        order, expand = _leading_to(order, want_nodes, want_leaves)
+        leaf_grads = {x: g for x, g in leaf_grads.items() if x in want_leaves}
     captured: dict = {}
     stubs: dict = {}
 
     prev_mode = _grad_enabled
     _grad_enabled = create_graph
     try:
-        for t in roots:  # a leaf used directly as a root
-            if t.grad_fn is None and t in grads:
-                leaf_grads[t] = grads.pop(t)
         for t in order:
-            g = grads.pop(t, None)
+            node = t.grad_fn
+            g = grads.pop(node, None)
             if g is None:
                 continue
-            node = t.grad_fn
-            if want is not None:
-                if t in want:
-                    captured[t] = g
-                if t not in expand:  # nothing wanted lies below t
+            if want_nodes is not None:
+                if node in want_nodes:
+                    captured[node] = g
+                if node not in expand:  # nothing wanted lies below this node
                     continue
-            elif t._retains:
-                leaf_grads[t] = g
+            elif node.retain is not None:
+                kept = node.retain()
+                if kept is not None:
+                    leaf_grads[kept] = g
             rule = node.rule
             if rule is None:
                 raise _freed_error(t)
@@ -283,22 +342,23 @@ def run_backward(
                     gi = _sum_to(xp, gi, pdata.shape, node, i)
                 if gi.dtype != pdata.dtype:  # a float32 leaf mixed with float64 gets float32 grads
                     gi = xp.astype(gi, pdata.dtype)
-                if p.grad_fn is None:
-                    if want is None or p in want:
+                pn = p.grad_fn
+                if pn is None:
+                    if want_leaves is None or p in want_leaves:
                         prev = leaf_grads.get(p)
                         leaf_grads[p] = gi if prev is None else prev + gi
                 else:
-                    prev = grads.get(p)
-                    grads[p] = gi if prev is None else prev + gi
+                    prev = grads.get(pn)
+                    grads[pn] = gi if prev is None else prev + gi
             if not retain_graph:
                 _release(node, stubs)
     finally:
         _grad_enabled = prev_mode
 
-    if want is not None:
+    if inputs is not None:
         out = []
         for x in inputs:
-            g = captured.get(x) if x.grad_fn is not None else leaf_grads.get(x)
+            g = captured.get(x.grad_fn) if x.grad_fn is not None else leaf_grads.get(x)
             if g is not None and not create_graph:
                 g = _Tensor(g)
             out.append(g)
@@ -332,16 +392,17 @@ def _seed(g: Any, t: "Tensor", create_graph: bool):
     return g
 
 
-def _leading_to(order: list, want: set) -> tuple[list, set]:
-    """The tensors of ``order`` that lie on a path to a tensor in ``want``, and among them the
-    set whose rule must run (some input is wanted or leads to one)."""
+def _leading_to(order: list, want_nodes: set, want_leaves: set) -> tuple[list, set]:
+    """The tensors of ``order`` that lie on a path to a wanted tensor, and the set of nodes
+    whose rule must run (some input is wanted or leads to one)."""
     expand: set = set()
     for t in reversed(order):  # inputs before the ops that consume them
         for p in t.grad_fn.inputs:
-            if p in want or p in expand:
-                expand.add(t)
+            pn = p.grad_fn
+            if (p in want_leaves) if pn is None else (pn in want_nodes or pn in expand):
+                expand.add(t.grad_fn)
                 break
-    return [t for t in order if t in expand or t in want], expand
+    return [t for t in order if t.grad_fn in expand or t.grad_fn in want_nodes], expand
 
 
 def _release(node: Node, stubs: dict) -> None:
@@ -353,12 +414,12 @@ def _release(node: Node, stubs: dict) -> None:
     ins = node.inputs
     kept = None
     for i, p in enumerate(ins):
-        if p.grad_fn is None or p.data is None or p._retains:
+        pn = p.grad_fn
+        if pn is None or pn.retain is not None or type(p) is _Released:
             continue
-        s = stubs.get(p)
+        s = stubs.get(pn)
         if s is None:
-            s = stubs[p] = _Released.__new__(_Released)
-            s.grad_fn, s.name, s._shape, s._dtype = p.grad_fn, p.name, p.data.shape, p.data.dtype
+            s = stubs[pn] = _Released(p)
         if kept is None:
             kept = list(ins)
         kept[i] = s

@@ -5,6 +5,7 @@ The class holds data and the dtype policy; every operator and method is an op fu
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Iterator, Optional
 
 from . import backend as B
@@ -58,7 +59,7 @@ class Tensor:
     (as ``np.asarray``); use ``ag.tensor`` for a copy. Only floating tensors can require grad.
     """
 
-    __slots__ = ("data", "requires_grad", "grad_fn", "_grad", "name", "_retains", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad_fn", "_grad", "name", "__weakref__")
     # NumPy must hand mixed expressions (ndarray * Tensor) to our reflected operators.
     __array_ufunc__ = None
 
@@ -78,7 +79,6 @@ class Tensor:
         self.grad_fn: Optional[engine.Node] = None
         self._grad: Optional[Tensor] = None
         self.name = name
-        self._retains = False
 
     # ------------------------------------------------------------------ array facts
     @property
@@ -235,11 +235,14 @@ class Tensor:
         """Make backward() fill ``.grad`` of this non-leaf tensor too."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
-        self._retains = True
+        if self.grad_fn is not None:  # a leaf keeps its gradient anyway
+            self.grad_fn.retain = weakref.ref(self)
 
     @property
     def retains_grad(self) -> bool:
-        return self._retains
+        """Whether backward() fills ``.grad`` of this non-leaf tensor (see :meth:`retain_grad`)."""
+        r = self.grad_fn.retain if self.grad_fn is not None else None
+        return r is not None and r() is self
 
     def __setitem__(self, index: Any, value: Any) -> None:
         if self.requires_grad:
@@ -251,19 +254,34 @@ class Tensor:
 
 
 class ReleasedTensor(Tensor):
-    """Where an intermediate tensor stood in a graph after backward() released it.
+    """A tensor's place in a graph without its values.
 
-    It keeps the node that made it, its shape, dtype and name, so that the graph can still be
-    walked and drawn and errors can name it, but not its values (``data`` is None): holding the
-    output of a graph no longer holds every activation of the forward pass. Built by the engine.
+    The engine puts one in a node's inputs where the node's rule does not need that input's
+    values: after backward() (which releases the graph), and at record time for a large
+    intermediate whose producer and consumer rules read only its shape (``x @ W`` feeding
+    ``+ b``), so that, as in PyTorch, the forward pass keeps only the arrays backward will read.
+    It keeps the node that made the tensor, its shape, dtype and name, so the graph can still be
+    walked, differentiated and drawn; ``data`` is a read-only zero-stride array of the right
+    shape and dtype holding no values (``released`` tells it apart).
     """
 
-    __slots__ = ("_shape", "_dtype")
-    # Fixed for every stub; class attributes shadow the base slots, so a stub costs four stores.
-    data = None
-    requires_grad = True
+    __slots__ = ("_shape", "_dtype", "_placeholder")
+    released = True
+    requires_grad = True  # only tensors that require grad are ever stubbed
     _grad = None
-    _retains = False
+
+    def __init__(self, t: Tensor) -> None:  # noqa: D107 - built only by the engine
+        self.grad_fn = t.grad_fn
+        self.name = t.name
+        self._shape = t.data.shape
+        self._dtype = t.data.dtype
+        self._placeholder = None
+
+    @property
+    def data(self):  # type: ignore[override]
+        if self._placeholder is None:
+            self._placeholder = B.broadcast_to(B.zeros((), dtype=self._dtype), self._shape)
+        return self._placeholder
 
     @property
     def shape(self) -> tuple:
@@ -282,7 +300,10 @@ class ReleasedTensor(Tensor):
         return self._dtype
 
     def __repr__(self) -> str:
-        return f"tensor(<released by backward>, shape={self._shape}, grad_fn={self.grad_fn!r})"
+        return f"tensor(<values not kept>, shape={self._shape}, grad_fn={self.grad_fn!r})"
+
+
+Tensor.released = False
 
 
 def lift(x: Any, like: Tensor) -> Tensor:

@@ -14,7 +14,7 @@ import math
 from typing import Any, Optional
 
 from .. import backend as B
-from ..engine import record
+from ..engine import reads, record
 from ..tensor import Tensor
 from .elementwise import _t
 
@@ -29,6 +29,7 @@ def sigmoid(x: Any) -> Tensor:
     return record(B.sigmoid(x.data), "sigmoid", (x,), _sigmoid_vjp)
 
 
+@reads(inputs=False)
 def _sigmoid_vjp(xp, node, g, p, x):
     # (1 − p) is a fresh array, so the in-place products reuse it instead of allocating two more
     # (on Tensors, under create_graph, `*=` simply records a new product).
@@ -48,6 +49,7 @@ def tanh(x: Any) -> Tensor:
     return record(B.tanh(x.data), "tanh", (x,), _tanh_vjp)
 
 
+@reads(inputs=False)
 def _tanh_vjp(xp, node, g, y, x):
     d = 1 - y * y  # a fresh array, so the product is taken in place (see _sigmoid_vjp)
     d *= g
@@ -72,6 +74,7 @@ def softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> T
     return record(e / B.sum(e, axis=ax, keepdims=True), "softmax", (x,), _softmax_vjp, ax)
 
 
+@reads(inputs=False)
 def _softmax_vjp(xp, node, g, p, x):
     return (p * (g - xp.sum(g * p, axis=node.saved, keepdims=True)),)
 
@@ -89,6 +92,7 @@ def log_softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) 
     return record(out, "log_softmax", (x,), _log_softmax_vjp, ax)
 
 
+@reads(inputs=False)
 def _log_softmax_vjp(xp, node, g, y, x):
     return (g - xp.exp(y) * xp.sum(g, axis=node.saved, keepdims=True),)
 
@@ -99,6 +103,7 @@ def relu(x: Any) -> Tensor:
     return record(B.maximum(x.data, 0), "relu", (x,), _relu_vjp)
 
 
+@reads(inputs=False)
 def _relu_vjp(xp, node, g, y, x):
     return (xp.where(y > 0, g, 0),)
 

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from .. import backend as B
-from ..engine import record
+from ..engine import reads, record
 from ..tensor import Tensor, lift
 
 
@@ -42,6 +42,7 @@ def add(a: Any, b: Any) -> Tensor:
     return _binary("add", B.add, _add_vjp, a, b)
 
 
+@reads(inputs=False, output=False)
 def _add_vjp(xp, node, g, out, a, b):
     # d(a+b)/da = d(a+b)/db = 1; the engine undoes any broadcasting.
     return g, g
@@ -52,6 +53,7 @@ def sub(a: Any, b: Any) -> Tensor:
     return _binary("sub", B.subtract, _sub_vjp, a, b)
 
 
+@reads(inputs=False, output=False)
 def _sub_vjp(xp, node, g, out, a, b):
     return g, (-g if node.inputs[1].requires_grad else None)
 
@@ -61,6 +63,7 @@ def mul(a: Any, b: Any) -> Tensor:
     return _binary("mul", B.multiply, _mul_vjp, a, b)
 
 
+@reads(output=False)
 def _mul_vjp(xp, node, g, out, a, b):
     # Product rule: d(ab) = b da + a db.
     need_a, need_b = node.inputs[0].requires_grad, node.inputs[1].requires_grad
@@ -112,6 +115,7 @@ def neg(a: Any) -> Tensor:
     return record(-a.data, "neg", (a,), _neg_vjp)
 
 
+@reads(inputs=False, output=False)
 def _neg_vjp(xp, node, g, out, a):
     return (-g,)
 
@@ -135,6 +139,7 @@ def exp(x: Any) -> Tensor:
     return record(B.exp(x.data), "exp", (x,), _exp_vjp)
 
 
+@reads(inputs=False)
 def _exp_vjp(xp, node, g, out, x):
     return (g * out,)  # (e^x)' = e^x: the forward's output is the derivative
 
@@ -165,6 +170,7 @@ def sqrt(x: Any) -> Tensor:
     return record(B.sqrt(x.data), "sqrt", (x,), _sqrt_vjp)
 
 
+@reads(inputs=False)
 def _sqrt_vjp(xp, node, g, out, x):
     with B.errstate(divide="ignore"):  # at x = 0 the derivative is +inf, silently (as PyTorch)
         return (g / (out * 2),)  # (√x)' = 1 / (2√x), reusing √x
@@ -282,6 +288,7 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     return record(out, "where", (a, b), _where_vjp, c)
 
 
+@reads(inputs=False, output=False)
 def _where_vjp(xp, node, g, out, a, b):
     c = node.saved
     return xp.where(c, g, 0), xp.where(c, 0, g)
@@ -298,6 +305,7 @@ def astype(x: Any, dtype: Any) -> Tensor:
     return record(x.data.astype(dtype), "astype", (x,), _astype_vjp)
 
 
+@reads(inputs=False, output=False)
 def _astype_vjp(xp, node, g, out, x):
     return (xp.astype(g, x.dtype),)
 

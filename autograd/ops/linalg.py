@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend as B
-from ..engine import record
+from ..engine import reads, record
 from ..tensor import Tensor, lift
 
 
@@ -31,6 +31,7 @@ def rmatmul(a: Any, b: Any) -> Tensor:
     return matmul(b, a)
 
 
+@reads(output=False)
 def _matmul_vjp(xp, node, g, out, a, b):
     # For C = A B: dA = dC Bᵀ and dB = Aᵀ dC. A 1-d operand is a row (left) or column (right)
     # vector whose added axis the forward dropped, so the rule puts it back around the product;
@@ -85,6 +86,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     return record(out, "linear", (x, weight, bias), _linear_vjp)
 
 
+@reads(output=False)
 def _linear_vjp(xp, node, g, out, x, w, b=None):
     # y = x Wᵀ + b: dx = g W, dW = gᵀ x summed over every batch axis, db = g (the engine sums
     # it over the batch axes, as for any broadcast add).

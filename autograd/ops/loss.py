@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend as B
-from ..engine import record
+from ..engine import reads, record
 from ..tensor import Tensor, lift
 from .activation import log_softmax
 from .elementwise import _t
@@ -46,6 +46,7 @@ def squared_error(pred: Any, target: Any) -> Tensor:
     return record(B.vdot(d, d) * 0.5, "squared_error", (pred, target), _squared_error_vjp)
 
 
+@reads(output=False)
 def _squared_error_vjp(xp, node, g, out, pred, target):
     d = g * (pred - target)
     return d, (-d if node.inputs[1].requires_grad else None)

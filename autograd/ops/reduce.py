@@ -11,7 +11,7 @@ import builtins
 from typing import Any, Optional
 
 from .. import backend as B
-from ..engine import record
+from ..engine import reads, record
 from ..tensor import Tensor
 from .elementwise import _t
 
@@ -67,6 +67,7 @@ def sum(  # noqa: A001
     return record(B.sum(x.data, axis=axes, keepdims=keep), "sum", (x,), _sum_vjp, (kept,))
 
 
+@reads(inputs=False, output=False)
 def _sum_vjp(xp, node, g, out, x):
     # ∂(Σ x)/∂x_i = 1: every summed element receives the output's gradient.
     return (xp.broadcast_to(_kept(xp, g, node), x.shape),)
@@ -88,6 +89,7 @@ def mean(
     return record(out, "mean", (x,), _mean_vjp, (kept, n))
 
 
+@reads(inputs=False, output=False)
 def _mean_vjp(xp, node, g, out, x):
     n = node.saved[1]
     return (xp.broadcast_to(_kept(xp, g, node) / n, x.shape),)

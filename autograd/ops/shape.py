@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .. import backend as B
-from ..engine import record
+from ..engine import reads, record
 from ..tensor import Tensor
 from .elementwise import _t
 
@@ -32,6 +32,7 @@ def reshape(x: Any, *shape: Any) -> Tensor:
     return record(out, "reshape", (x,), _reshape_vjp)
 
 
+@reads(inputs=False, output=False)
 def _reshape_vjp(xp, node, g, out, x):
     return (xp.reshape(g, x.shape),)
 
@@ -80,6 +81,7 @@ def _permute(x: Tensor, perm: tuple) -> Tensor:
     return record(B.transpose(x.data, perm), "transpose", (x,), _transpose_vjp, perm)
 
 
+@reads(inputs=False, output=False)
 def _transpose_vjp(xp, node, g, out, x):
     perm = node.saved
     inverse = [0] * len(perm)
@@ -144,6 +146,7 @@ def broadcast_to(x: Any, *shape: Any) -> Tensor:
     return record(out, "expand", (x,), _broadcast_vjp)
 
 
+@reads(inputs=False, output=False)
 def _broadcast_vjp(xp, node, g, out, x):
     # The adjoint of broadcasting is summing over the broadcast axes, which the engine does for
     # every op: returning the output-shaped gradient is enough.
@@ -184,6 +187,7 @@ def getitem(x: Any, index: Any) -> Tensor:
     return record(out, "getitem", (x,), _getitem_vjp, index)
 
 
+@reads(inputs=False, output=False)
 def _getitem_vjp(xp, node, g, out, x):
     # x[index] copies some entries; its adjoint adds each gradient entry back where it was read
     # from, accumulating where an index repeats.
@@ -196,6 +200,7 @@ def scatter_add(g: Any, index: Any, shape: tuple) -> Tensor:
     return record(B.scatter_add(g.data, index, tuple(shape)), "scatter_add", (g,), _scatter_vjp, index)
 
 
+@reads(inputs=False, output=False)
 def _scatter_vjp(xp, node, g, out, src):
     # Adding src into positions `index` is linear; its adjoint reads those positions back.
     return (xp.getitem(g, node.saved),)
@@ -223,6 +228,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0, *, dim: int = None) -> Te
     return record(out, "concatenate", ts, _concatenate_vjp, (axis, bounds))
 
 
+@reads(inputs=False, output=False)
 def _concatenate_vjp(xp, node, g, out, *inputs):
     axis, bounds = node.saved
     lead = (slice(None),) * axis

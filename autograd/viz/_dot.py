@@ -188,11 +188,11 @@ class _Emitter:
         t, opts = it.tensor, self.opts
         if it.role not in self.seen_roles:
             self.seen_roles.append(it.role)
-        data = B.to_numpy(t.data)
+        data = None if t.released else B.to_numpy(t.data)
         role_colour = ROLE_COLOURS[it.role]
         fill, ink = role_colour, None  # ink: text colour of the body rows
         flags = []
-        bad = _flow.nonfinite(data)
+        bad = _flow.nonfinite(data) if data is not None else None
         if bad:
             flags.append((_flow.ERROR, f"{bad} in value"))
         grad, grad_row_note = None, None
@@ -222,8 +222,8 @@ class _Emitter:
         # In the flow view the fill shows the gradient, so the role colour goes on the header.
         rows = [_row("<br/>".join(head), bgcolor=role_colour if self.flow is not None else None)]
         if opts.show_values:
-            if t.data is None:  # an intermediate whose values backward() released
-                rows.append(_row('<font color="#868e96">values released by backward()</font>'))
+            if t.released:  # an intermediate whose values the graph did not keep
+                rows.append(_row('<font color="#868e96">values not kept</font>'))
             else:
                 text = format_array(data, opts.max_values)
                 if text is not None:
@@ -262,7 +262,7 @@ class _Emitter:
         if rule:
             parts.append(f'<font point-size="8" color="{RULE_COLOUR}">{esc(rule)}</font>')
         flags = []
-        if self.flow is not None:
+        if self.flow is not None and not it.out.released:
             flags = _flow.op_flags(name, B.to_numpy(it.out.data), self.opts.saturation)
             for lv, txt in flags:
                 colour = LEVEL_COLOURS[lv]
@@ -285,12 +285,12 @@ class _Emitter:
                              f"{esc(_shape(p))}</font>"))
         flags = []
         if self.flow is not None:
-            for t in it.ops:
+            for t in (t for t in it.ops if not t.released):
                 for lv, txt in _flow.op_flags(t.grad_fn.name, B.to_numpy(t.data),
                                               self.opts.saturation):
                     if lv:
                         flags.append((lv, f"{t.grad_fn.name} {txt}"))
-        for t in it.ops:
+        for t in (t for t in it.ops if not t.released):
             bad = _flow.nonfinite(B.to_numpy(t.data))
             if bad:
                 flags.append((_flow.ERROR, f"{t.grad_fn.name}: {bad} in value"))

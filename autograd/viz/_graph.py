@@ -104,14 +104,14 @@ def collect(roots: list) -> list:
         t = stack.pop()
         known = rep.get(t.grad_fn)
         if known is not None:
-            if known.data is None and t.data is not None:
+            if known.released and not t.released:
                 rep[t.grad_fn] = t
             continue
         rep[t.grad_fn] = t
         for p in t.grad_fn.inputs:
             if p.grad_fn is not None:
                 k = rep.get(p.grad_fn)
-                if k is None or (k.data is None and p.data is not None):
+                if k is None or (k.released and not p.released):
                     stack.append(p)
     return sorted(rep.values(), key=lambda t: t.grad_fn.seq)
 
