@@ -76,7 +76,9 @@ def softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> T
 
 @reads(inputs=False)
 def _softmax_vjp(xp, node, g, p, x):
-    return (p * (g - xp.sum(g * p, axis=node.saved, keepdims=True)),)
+    d = g - xp.sum(g * p, axis=node.saved, keepdims=True)  # a fresh array: scaled in place
+    d *= p
+    return (d,)
 
 
 def log_softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> Tensor:

@@ -48,7 +48,8 @@ def squared_error(pred: Any, target: Any) -> Tensor:
 
 @reads(output=False)
 def _squared_error_vjp(xp, node, g, out, pred, target):
-    d = g * (pred - target)
+    d = pred - target  # a fresh array, so g (a scalar) scales it in place
+    d *= g
     return d, (-d if node.inputs[1].requires_grad else None)
 
 
