@@ -97,6 +97,32 @@ def getitem(x, index):
     return x[index]
 
 
+class _NoValues(np.ndarray):
+    """An array that has a shape and a dtype but whose values must not be used: any NumPy
+    computation on it raises instead of silently computing with placeholder zeros."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        raise RuntimeError(_NO_VALUES)
+
+    def __array_function__(self, func, types, args, kwargs):
+        raise RuntimeError(_NO_VALUES)
+
+
+_NO_VALUES = (
+    "this tensor's values were not kept in the graph (a ReleasedTensor: no backward rule reads "
+    "them); use the tensor you computed, not the stub found in grad_fn.inputs"
+)
+
+
+def no_values(shape: tuple, dtype) -> np.ndarray:
+    """A read-only stand-in of ``shape`` and ``dtype`` that stores nothing and cannot be computed
+    with (the ``data`` of a ReleasedTensor)."""
+    a = np.lib.stride_tricks.as_strided(np.zeros((), dtype=dtype), shape, (0,) * len(shape))
+    a = a.view(_NoValues)
+    a.flags.writeable = False
+    return a
+
+
 def is_array(x: object) -> bool:
     """True for this backend's array type."""
     return isinstance(x, np.ndarray)

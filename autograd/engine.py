@@ -106,6 +106,7 @@ def _without_unread_values(inputs: tuple) -> tuple:
             and p.data.size >= KEEP_BELOW  # first: small arrays, the common case, stop here
             and type(p) is not _Released
             and pn.rule is not None
+            and pn.retain is None  # retain_grad() asks to keep it whole
             and not getattr(pn.rule, "reads_output", True)
         ):
             if kept is None:
@@ -374,8 +375,8 @@ def run_backward(
             t._grad = g if create_graph else _Tensor(g)
         elif create_graph:
             t._grad = t._grad + g
-        else:
-            t._grad.data = t._grad.data + g
+        else:  # asarray: two 0-d arrays add up to a NumPy scalar
+            t._grad.data = B.asarray(t._grad.data + g)
     return None
 
 
@@ -407,19 +408,20 @@ def _leading_to(order: list, want_nodes: set, want_leaves: set) -> tuple[list, s
 
 def _release(node: Node, stubs: dict) -> None:
     """Free what ``node`` kept for backward: its saved values, its rule, and the values of its
-    non-leaf inputs, each replaced by a stub (one per tensor, shared by all its consumers) that
-    keeps only what pictures and error messages need. Tensors that called ``retain_grad()`` are
-    kept whole."""
+    large non-leaf inputs, each replaced by a stub (one per tensor, shared by all its consumers)
+    that keeps only what pictures and error messages need. Small inputs (below ``KEEP_BELOW``
+    elements) cost little and stay, so pictures drawn after backward() still show their values;
+    tensors that called ``retain_grad()`` stay whole."""
     node.rule = node.saved = None
     ins = node.inputs
     kept = None
     for i, p in enumerate(ins):
         pn = p.grad_fn
-        if pn is None or pn.retain is not None or type(p) is _Released:
+        if pn is None or p.data.size < KEEP_BELOW or pn.retain is not None or type(p) is _Released:
             continue
         s = stubs.get(pn)
         if s is None:
-            s = stubs[pn] = _Released(p)
+            s = stubs[pn] = _Released(p, follow=False)
         if kept is None:
             kept = list(ins)
         kept[i] = s

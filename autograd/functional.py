@@ -9,16 +9,23 @@ from typing import Any, Callable
 
 from . import backend as B
 from . import engine
+from .ops.shape import concatenate, reshape, stack
 from .tensor import Tensor
 
 
-def _prepare(inputs: Any) -> tuple[tuple, bool]:
+def _prepare(inputs: Any, create_graph: bool = False) -> tuple[tuple, bool]:
+    """The inputs as tensors to differentiate with respect to. Fresh leaves, so that nothing
+    reaches the caller's graph, except under ``create_graph`` where an input that requires grad
+    is passed through an identity op: the results then stay differentiable back to it."""
     single = isinstance(inputs, Tensor)
     xs = (inputs,) if single else tuple(inputs)
     fresh = []
     for x in xs:
         x = x if isinstance(x, Tensor) else Tensor(x)
-        fresh.append(Tensor(x.data, requires_grad=True))
+        if create_graph and x.requires_grad:
+            fresh.append(reshape(x, x.shape))
+        else:
+            fresh.append(Tensor(x.data, requires_grad=True))
     return tuple(fresh), single
 
 
@@ -43,7 +50,7 @@ def _unpack(values: tuple, single: bool) -> Any:
 
 def vjp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False) -> tuple:
     """(func(inputs), vᵀ J): the vector-Jacobian product. ``v`` may be omitted for a scalar output."""
-    xs, single = _prepare(inputs)
+    xs, single = _prepare(inputs, create_graph)
     out = _call(func, xs)
     res = _grads(out, xs, v, create_graph)
     return (out if create_graph else out.detach()), _unpack(res, single)
@@ -54,7 +61,7 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False) 
 
     uᵀJ is linear in u, so the gradient of ⟨uᵀJ, v⟩ with respect to u is J v.
     """
-    xs, single = _prepare(inputs)
+    xs, single = _prepare(inputs, create_graph)
     vs = (v,) if single or isinstance(v, Tensor) else tuple(v)
     if v is None:
         if any(x.data.size != 1 for x in xs):
@@ -78,7 +85,7 @@ def jvp(func: Callable, inputs: Any, v: Any = None, create_graph: bool = False) 
 
 def jacobian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
     """∂ func / ∂ inputs, of shape out.shape + input.shape (a tuple over inputs given a tuple)."""
-    xs, single = _prepare(inputs)
+    xs, single = _prepare(inputs, create_graph)
     out = _call(func, xs)
     n = out.data.size
     rows: list[list] = [[] for _ in xs]
@@ -88,8 +95,6 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
         gs = _grads(out, xs, seed.reshape(out.shape), create_graph)
         for r, g in enumerate(gs):
             rows[r].append(g)
-    from .ops.shape import reshape, stack
-
     jac = tuple(reshape(stack(r), out.shape + x.shape) if create_graph
                 else Tensor(B.stack([g.data for g in r]).reshape(out.shape + x.shape))
                 for r, x in zip(rows, xs))
@@ -98,7 +103,7 @@ def jacobian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
 
 def hessian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
     """The matrix of second derivatives of a scalar ``func``, of shape input.shape + input.shape."""
-    xs, single = _prepare(inputs)
+    xs, single = _prepare(inputs, create_graph)
 
     def gradient(*ys: Any) -> Any:
         out = _call(func, ys)
@@ -119,15 +124,13 @@ def hessian(func: Callable, inputs: Any, create_graph: bool = False) -> Any:
 
 
 def _concat_flat(gs: tuple) -> Tensor:
-    from .ops.shape import concatenate, reshape
-
     return concatenate([reshape(g, (-1,)) for g in gs])
 
 
 def hvp(func: Callable, inputs: Any, v: Any, create_graph: bool = False) -> tuple:
     """(func(inputs), H v): the Hessian of a scalar ``func`` times ``v``, by differentiating
     ⟨∇func, v⟩ once more (never forming H)."""
-    xs, single = _prepare(inputs)
+    xs, single = _prepare(inputs, create_graph)
     vs = (v,) if single else tuple(v)
     out = _call(func, xs)
     gs = _grads(out, xs, None, True)

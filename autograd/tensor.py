@@ -260,28 +260,44 @@ class ReleasedTensor(Tensor):
     values: after backward() (which releases the graph), and at record time for a large
     intermediate whose producer and consumer rules read only its shape (``x @ W`` feeding
     ``+ b``), so that, as in PyTorch, the forward pass keeps only the arrays backward will read.
-    It keeps the node that made the tensor, its shape, dtype and name, so the graph can still be
-    walked, differentiated and drawn; ``data`` is a read-only zero-stride array of the right
-    shape and dtype holding no values (``released`` tells it apart).
+    It keeps the node that made the tensor, its shape and dtype, and a weak reference to the
+    tensor itself, whose name and ``.grad`` it shows while the tensor lives; so the graph can
+    still be walked, differentiated and drawn. Its ``data`` has the right shape and dtype but no
+    values: reading or computing with them raises (``released`` tells a stub apart).
     """
 
-    __slots__ = ("_shape", "_dtype", "_placeholder")
+    __slots__ = ("_shape", "_dtype", "_origin", "_name")
     released = True
     requires_grad = True  # only tensors that require grad are ever stubbed
     _grad = None
 
-    def __init__(self, t: Tensor) -> None:  # noqa: D107 - built only by the engine
+    def __init__(self, t: Tensor, follow: bool = True) -> None:  # noqa: D107 - engine only
         self.grad_fn = t.grad_fn
-        self.name = t.name
+        # While the tensor lives the stub shows its name and .grad. backward() releases whole
+        # graphs, whose tensors are mostly gone, and skips the weak reference (it is the hot path).
+        self._origin = weakref.ref(t) if follow else _gone
+        self._name = t.name
         self._shape = t.data.shape
         self._dtype = t.data.dtype
-        self._placeholder = None
 
     @property
     def data(self):  # type: ignore[override]
-        if self._placeholder is None:
-            self._placeholder = B.broadcast_to(B.zeros((), dtype=self._dtype), self._shape)
-        return self._placeholder
+        # Built on access: only the engine reads it (shapes, dtypes), and rarely.
+        return B.no_values(self._shape, self._dtype)
+
+    @property
+    def name(self) -> Optional[str]:  # type: ignore[override]
+        t = self._origin()
+        return t.name if t is not None else self._name
+
+    @name.setter
+    def name(self, value: Optional[str]) -> None:
+        self._name = value
+
+    @property
+    def grad(self) -> Optional[Tensor]:  # type: ignore[override]
+        t = self._origin()
+        return t.grad if t is not None else None
 
     @property
     def shape(self) -> tuple:
@@ -299,11 +315,21 @@ class ReleasedTensor(Tensor):
     def dtype(self):
         return self._dtype
 
+    def _no_values(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(B._NO_VALUES)
+
+    numpy = item = tolist = __array__ = __bool__ = _no_values
+
     def __repr__(self) -> str:
         return f"tensor(<values not kept>, shape={self._shape}, grad_fn={self.grad_fn!r})"
 
 
 Tensor.released = False
+
+
+def _gone() -> None:
+    """Stands in for a weak reference whose tensor is not followed."""
+    return None
 
 
 def lift(x: Any, like: Tensor) -> Tensor:

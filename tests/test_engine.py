@@ -496,3 +496,19 @@ def test_clip_with_tensor_bounds_that_require_grad():
     x.clip(lo, 1.5).sum().backward()
     np.testing.assert_array_equal(lo.grad.numpy(), [1.0, 0.0])
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
+
+
+def test_zero_d_gradients_stay_arrays_across_accumulations():
+    p = leaf(0.3)
+    for _ in range(2):
+        (p * p * 3.0).backward()
+    assert isinstance(p.grad.data, np.ndarray) and p.grad.item() == pytest.approx(3.6)
+
+
+def test_jacobian_with_create_graph_stays_differentiable_to_the_caller():
+    from autograd import functional as AF
+
+    x = leaf([0.5, -1.0])
+    J = AF.jacobian(lambda v: v**3, x, create_graph=True)  # diag(3 x²)
+    J.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * np.array([0.5, -1.0]))

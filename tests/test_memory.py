@@ -131,3 +131,28 @@ def test_pictures_show_a_stub_without_values(keep_nothing):
     y = ((x @ w) + 1.0).tanh()
     src = ag.viz.draw_graph(y).source
     assert "values not kept" in src and src.count("<b>matmul</b>") == 1
+
+
+def test_a_stub_refuses_to_be_read_as_values(keep_nothing):
+    x, w = T(3, 4), T(4, 5)
+    y = (x @ w) + 1.0
+    stub = y.grad_fn.inputs[0]
+    assert stub.released and stub.shape == (3, 5) and stub.dtype == np.float64
+    for read in (stub.numpy, stub.item, stub.tolist, lambda: np.asarray(stub), lambda: stub * 2.0,
+                 lambda: stub.sum()):
+        with pytest.raises(RuntimeError, match="not kept"):
+            read()
+
+
+def test_a_stub_shows_the_live_tensors_name_and_retained_grad():
+    x, w, b = T(32, 16), T(16, 64), T(64)  # 2048-element intermediates: stubbed by default
+    h = x @ w
+    s = h + b
+    h.name = "h"  # named after its consumer was recorded
+    h.retain_grad()
+    loss = s.tanh().sum()
+    stub = s.grad_fn.inputs[0]
+    assert stub.released and stub.name == "h"
+    loss.backward()
+    np.testing.assert_array_equal(stub.grad.numpy(), h.grad.numpy())
+    np.testing.assert_allclose(h.grad.numpy(), 1 - np.tanh(s.numpy()) ** 2, rtol=1e-12)
