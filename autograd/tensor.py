@@ -250,7 +250,7 @@ class Tensor:
                 "in-place assignment into a tensor that requires grad would corrupt its graph; "
                 "assign into .data, or build a new tensor with ag.where/ag.cat"
             )
-        self.data[_ops_index(index)] = value.data if isinstance(value, Tensor) else value
+        self.data[_S.normalize_index(index)] = value.data if isinstance(value, Tensor) else value
 
 
 class ReleasedTensor(Tensor):
@@ -366,12 +366,6 @@ _constants: dict = {}
 _INTS = (int, B.integer)
 _NUMBERS = (int, float, B.integer, B.floating)
 _BOOLS = (bool, B.bool_)
-
-
-def _ops_index(index: Any) -> Any:
-    from .ops.shape import normalize_index
-
-    return normalize_index(index)
 
 
 engine._Tensor = Tensor

@@ -317,35 +317,20 @@ def _dims(axis):
     return tuple(range(3)) if axis is None else axis
 
 
-REDUCTION_CASES = []
-for _axis in (None, 0, -1, 1, (0, 2)):
-    for _keep in (False, True):
-        _tag = f"axis={_axis}-keepdims={_keep}"
-        REDUCTION_CASES += [
-            op_case(f"sum-{_tag}", lambda x, a=_axis, k=_keep: x.sum(axis=a, keepdims=k),
-                    lambda T, x, a=_axis, k=_keep: T.sum(x, dim=_dims(a), keepdim=k),
-                    normal(2, 3, 4)),
-            op_case(f"mean-{_tag}", lambda x, a=_axis, k=_keep: x.mean(axis=a, keepdims=k),
-                    lambda T, x, a=_axis, k=_keep: T.mean(x, dim=_dims(a), keepdim=k),
-                    normal(2, 3, 4)),
-            # Continuous random data has no ties, so amax's and max's gradients coincide.
-            op_case(f"max-{_tag}", lambda x, a=_axis, k=_keep: x.max(axis=a, keepdims=k),
-                    lambda T, x, a=_axis, k=_keep: T.amax(x, dim=_dims(a), keepdim=k),
-                    normal(2, 3, 4)),
-            op_case(f"min-{_tag}", lambda x, a=_axis, k=_keep: x.min(axis=a, keepdims=k),
-                    lambda T, x, a=_axis, k=_keep: T.amin(x, dim=_dims(a), keepdim=k),
-                    normal(2, 3, 4)),
-            op_case(f"var-{_tag}", lambda x, a=_axis, k=_keep: x.var(axis=a, keepdims=k),
-                    lambda T, x, a=_axis, k=_keep: T.var(x, dim=_dims(a), keepdim=k),
-                    normal(2, 3, 4)),
-            op_case(f"std-{_tag}", lambda x, a=_axis, k=_keep: x.std(axis=a, keepdims=k),
-                    lambda T, x, a=_axis, k=_keep: T.std(x, dim=_dims(a), keepdim=k),
-                    normal(2, 3, 4)),
-            op_case(f"logsumexp-{_tag}",
-                    lambda x, a=_axis, k=_keep: x.logsumexp(axis=a, keepdims=k),
-                    lambda T, x, a=_axis, k=_keep: T.logsumexp(x, dim=_dims(a), keepdim=k),
-                    normal(2, 3, 4, scale=3.0)),
-        ]
+# (our method, torch function, input scale). Continuous random data has no ties, so amax's and
+# max's gradients coincide.
+_REDUCTIONS = [("sum", "sum", 1.0), ("mean", "mean", 1.0), ("max", "amax", 1.0),
+               ("min", "amin", 1.0), ("var", "var", 1.0), ("std", "std", 1.0),
+               ("logsumexp", "logsumexp", 3.0)]
+REDUCTION_CASES = [
+    op_case(f"{ours}-axis={axis}-keepdims={keep}",
+            lambda x, m=ours, a=axis, k=keep: getattr(x, m)(axis=a, keepdims=k),
+            lambda T, x, f=theirs, a=axis, k=keep: getattr(T, f)(x, dim=_dims(a), keepdim=k),
+            normal(2, 3, 4, scale=scale))
+    for axis in (None, 0, -1, 1, (0, 2))
+    for keep in (False, True)
+    for ours, theirs, scale in _REDUCTIONS
+]
 
 REDUCTION_CASES += [
     # PyTorch's names for the same arguments.
