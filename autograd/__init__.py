@@ -1,31 +1,23 @@
-# ruff: noqa: F401 - this module re-exports the public names
+# ruff: noqa: F401, F403 - this module re-exports the public names
 """autograd: reverse-mode automatic differentiation on NumPy, readable top to bottom.
 
-Public names only; see API.md for the contract and the README for a tour.
+Public names only; docs/api.md lists them and the README gives a tour.
 """
-from .tensor import Tensor  # noqa: I001 - tensor must load before ops
-from . import ops  # noqa: F401
-from .engine import enable_grad, is_grad_enabled, no_grad
+from .tensor import Tensor
+from .graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     arange, eye, full, manual_seed, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
     float16, float32, float64, int32, int64, bool_,
 )
-from .ops.elementwise import (
-    abs, clip, cos, exp, log, log1p, maximum, minimum, sin, sqrt, where, erf,
-)
+from .ops.elementwise import *
+from .ops.reduce import *
+from .ops.shape import *
+from .ops.linalg import *
 from .ops.activation import sigmoid, tanh, relu, softmax, log_softmax
-from .ops.reduce import sum, mean, max, min, var, std, logsumexp, argmax, argmin
-from .ops.shape import (
-    reshape, transpose, permute, squeeze, unsqueeze, flatten, broadcast_to, expand,
-    concatenate, cat, stack,
-)
-from .ops.linalg import matmul
 from .engine import grad
 from .function import Function
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from . import functional
+from . import functional, nn, optim, viz
+from .serialization import save, load
 
 __version__ = "0.1.0"
-
-from . import nn, optim, viz  # noqa: E402
-from .serialization import save, load  # noqa: E402

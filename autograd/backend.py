@@ -1,10 +1,19 @@
-"""The array namespace every op computes with.
+"""The array namespace every op computes with: the one place another array library plugs in.
 
-Op code never imports NumPy directly: it takes its array functions from here, so that another
-array library with NumPy's interface (CuPy, say) can be plugged in by changing this one module.
-Backward rules receive this module as ``xp`` when no graph of the backward pass is wanted, and
-the namespace of differentiable Tensor ops (``autograd.ops.api``) when it is; so every helper a
-rule calls must exist, with the same meaning, in both places.
+Op code never imports NumPy: it takes its array functions from here, as ``B.exp``, ``B.sum``, ...
+Everything it may use is listed below, in two groups.
+
+* ``STANDARD``: functions and dtypes of the array API standard (data-apis.org/array-api,
+  2023.12), under the standard's names and signatures. NumPy 2 implements each of them; so do
+  CuPy, PyTorch (through array-api-compat) and JAX.
+* ``EXTRAS``: the short list of things the standard lacks, each written out here in a few lines
+  so that another library's version is easy to supply: error-state handling, two special
+  functions, the adjoint of indexing, sliding windows, indexing as a function, the placeholder
+  array of the memory model, and host interop.
+
+Backward rules receive this module as ``xp`` when no graph of the backward pass is wanted, and a
+namespace of differentiable ops with the same names when it is (``create_graph=True``, see
+``graph.py``), so a rule written once in these terms serves both.
 """
 from __future__ import annotations
 
@@ -12,13 +21,21 @@ import math
 
 import numpy as np
 
-ndarray = np.ndarray
+# ----------------------------------------------------------------------------- the standard
+# dtypes
+bool = np.dtype(np.bool_)  # noqa: A001 - the standard's name
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+float16 = np.dtype(np.float16)
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
-
-# The NumPy functions the ops use, re-exported under NumPy's own names.
+finfo = np.finfo
+iinfo = np.iinfo
+isdtype = np.isdtype
+result_type = np.result_type
+astype = np.astype
+# creation
 asarray = np.asarray
-array = np.array
 zeros = np.zeros
 ones = np.ones
 full = np.full
@@ -27,45 +44,33 @@ arange = np.arange
 eye = np.eye
 zeros_like = np.zeros_like
 ones_like = np.ones_like
+empty_like = np.empty_like
+tril = np.tril
+triu = np.triu
+# element-wise
 add = np.add
 subtract = np.subtract
 multiply = np.multiply
 divide = np.divide
-true_divide = np.true_divide
-power = np.power
+pow = np.pow  # noqa: A001
 negative = np.negative
+abs = np.abs  # noqa: A001
+sign = np.sign
 exp = np.exp
 expm1 = np.expm1
 log = np.log
 log1p = np.log1p
 logaddexp = np.logaddexp
 sqrt = np.sqrt
-abs = np.abs  # noqa: A001 - NumPy's name on purpose
-sign = np.sign
+square = np.square
 sin = np.sin
 cos = np.cos
 tanh = np.tanh
+atan2 = np.atan2
 maximum = np.maximum
 minimum = np.minimum
-where = np.where
 clip = np.clip
-sum = np.sum  # noqa: A001
-mean = np.mean
-amax = np.max
-amin = np.min
-argmax = np.argmax
-argmin = np.argmin
-reshape = np.reshape
-transpose = np.transpose
-swapaxes = np.swapaxes
-expand_dims = np.expand_dims
-squeeze = np.squeeze
-broadcast_to = np.broadcast_to
-broadcast_shapes = np.broadcast_shapes
-concatenate = np.concatenate
-stack = np.stack
-matmul = np.matmul
-vdot = np.vdot
+where = np.where
 greater = np.greater
 greater_equal = np.greater_equal
 less = np.less
@@ -78,49 +83,57 @@ logical_and = np.logical_and
 logical_or = np.logical_or
 logical_xor = np.logical_xor
 logical_not = np.logical_not
-errstate = np.errstate
-finfo = np.finfo
-result_type = np.result_type
-issubdtype = np.issubdtype
-floating = np.floating
-integer = np.integer
-bool_ = np.bool_
+# reductions and searching
+sum = np.sum  # noqa: A001
+mean = np.mean
+max = np.max  # noqa: A001
+min = np.min  # noqa: A001
+argmax = np.argmax
+argmin = np.argmin
+any = np.any  # noqa: A001
+cumulative_sum = np.cumulative_sum
+# shape
+reshape = np.reshape
+permute_dims = np.permute_dims
+matrix_transpose = np.matrix_transpose
+expand_dims = np.expand_dims
+squeeze = np.squeeze
+broadcast_to = np.broadcast_to
+broadcast_arrays = np.broadcast_arrays
+concat = np.concat
+stack = np.stack
+flip = np.flip
+take = np.take
+# linear algebra
+matmul = np.matmul
+vecdot = np.vecdot
+tensordot = np.tensordot
 
-
-def astype(x, dtype):
-    """``x`` converted to ``dtype``."""
-    return x.astype(dtype)
-
-
-def getitem(x, index):
-    """``x[index]`` (a function, so backward rules can index in either namespace)."""
-    return x[index]
-
-
-class _NoValues(np.ndarray):
-    """An array that has a shape and a dtype but whose values must not be used: any NumPy
-    computation on it raises instead of silently computing with placeholder zeros."""
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        raise RuntimeError(_NO_VALUES)
-
-    def __array_function__(self, func, types, args, kwargs):
-        raise RuntimeError(_NO_VALUES)
-
-
-_NO_VALUES = (
-    "this tensor's values were not kept in the graph (a ReleasedTensor: no backward rule reads "
-    "them); use the tensor you computed, not the stub found in grad_fn.inputs"
+STANDARD = (
+    "bool", "int32", "int64", "float16", "float32", "float64", "finfo", "iinfo", "isdtype",
+    "result_type", "astype",
+    "asarray", "zeros", "ones", "full", "empty", "arange", "eye", "zeros_like", "ones_like",
+    "empty_like", "tril", "triu",
+    "add", "subtract", "multiply", "divide", "pow", "negative", "abs", "sign", "exp", "expm1",
+    "log", "log1p", "logaddexp", "sqrt", "square", "sin", "cos", "tanh", "atan2", "maximum",
+    "minimum", "clip", "where", "greater", "greater_equal", "less", "less_equal", "equal",
+    "not_equal", "isfinite", "isnan", "logical_and", "logical_or", "logical_xor", "logical_not",
+    "sum", "mean", "max", "min", "argmax", "argmin", "any", "cumulative_sum",
+    "reshape", "permute_dims", "matrix_transpose", "expand_dims", "squeeze", "broadcast_to",
+    "broadcast_arrays", "concat", "stack", "flip", "take",
+    "matmul", "vecdot", "tensordot",
 )
 
+# ----------------------------------------------------------------------------- the extras
+EXTRAS = (
+    "ndarray", "is_array", "to_numpy", "errstate", "erf", "sigmoid", "getitem", "scatter_add",
+    "sliding_window_view", "einsum", "no_values", "NoValuesError",
+)
 
-def no_values(shape: tuple, dtype) -> np.ndarray:
-    """A read-only stand-in of ``shape`` and ``dtype`` that stores nothing and cannot be computed
-    with (the ``data`` of a ReleasedTensor)."""
-    a = np.lib.stride_tricks.as_strided(np.zeros((), dtype=dtype), shape, (0,) * len(shape))
-    a = a.view(_NoValues)
-    a.flags.writeable = False
-    return a
+ndarray = np.ndarray  # the array type, for isinstance checks on the hot path
+errstate = np.errstate  # scoped floating-point error handling: a formula may overflow on purpose
+sliding_window_view = np.lib.stride_tricks.sliding_window_view  # windows as a strided view
+einsum = np.einsum  # tensor contractions by subscripts (tensordot and matmul cannot name all)
 
 
 def is_array(x: object) -> bool:
@@ -133,19 +146,111 @@ def to_numpy(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def getitem(x, index):
+    """``x[index]``, as a function, so that backward rules can index in either namespace."""
+    return x[index]
+
+
+def scatter_add(g, index, shape):
+    """Zeros of ``shape`` with ``g`` added at ``index``: the adjoint of ``x[index]``.
+
+    Repeated integer indices accumulate (``np.add.at``); indices that cannot repeat (ints,
+    slices, boolean masks) use a plain assignment, which is much faster.
+    """
+    out = np.zeros(shape, dtype=g.dtype)
+    if _may_repeat(index):
+        np.add.at(out, index, g)
+    else:
+        out[index] = g
+    return out
+
+
+def _may_repeat(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    for i in items:
+        if isinstance(i, np.ndarray) and i.dtype != np.bool_:
+            return True
+        if isinstance(i, list):
+            return True
+    return False
+
+
 try:  # SciPy's erf is exact to double precision and vectorised; use it when it is installed.
     from scipy.special import erf as _erf
 except ImportError:  # pragma: no cover - exercised only where SciPy is absent
-    _erf_ufunc = np.frompyfunc(math.erf, 1, 1)
-
-    def _erf(x):
-        return np.asarray(_erf_ufunc(x), dtype=np.result_type(x, np.float32))
+    _erf = None
 
 
 def erf(x):
-    """The error function, element-wise, in the dtype of ``x``."""
+    """The error function, element-wise, in the dtype of ``x``.
+
+    Without SciPy: W. J. Cody's rational approximations (Math. Comp. 23, 1969), the ones
+    behind most C libraries' ``erf``, evaluated with NumPy; accurate to a few units in the last
+    place of float64.
+    """
     x = np.asarray(x)
-    return _erf(x).astype(x.dtype, copy=False)
+    if _erf is not None:
+        return _erf(x).astype(x.dtype, copy=False)
+    return _cody_erf(x.astype(np.float64)).astype(x.dtype, copy=False)
+
+
+# Cody's coefficients: erf on |x| < 0.5, erfc on 0.5 ≤ |x| < 4 and on |x| ≥ 4.
+_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+      3.20937758913846947e03, 1.85777706184603153e-1)
+_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+      2.84423683343917062e03)
+_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+      2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
+      2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
+_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+      1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+      3.43936767414372164e03, 1.23033935480374942e03)
+_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+      1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
+_Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1,
+      6.05183413124413191e-2, 2.33520497626869185e-3)
+
+
+def _cody_erf(x: np.ndarray) -> np.ndarray:
+    a = np.abs(x)
+    out = np.empty_like(a)
+    small = a < 0.5
+    mid = (a >= 0.5) & (a < 4.0)
+    big = a >= 4.0
+    with np.errstate(all="ignore"):
+        z = a[small] ** 2
+        num = _A[4] * z
+        den = z
+        for i in range(3):
+            num = (num + _A[i]) * z
+            den = (den + _B[i]) * z
+        out[small] = a[small] * (num + _A[3]) / (den + _B[3])
+        y = a[mid]
+        num = _C[8] * y
+        den = y
+        for i in range(7):
+            num = (num + _C[i]) * y
+            den = (den + _D[i]) * y
+        erfc = (num + _C[7]) / (den + _D[7])
+        out[mid] = 1.0 - _tail(y, erfc)
+        y = np.minimum(a[big], 10.0)  # erf is 1 in float64 from 6 on; keeps inf out of the tail
+        z = 1.0 / (y * y)
+        num = _P[5] * z
+        den = z
+        for i in range(4):
+            num = (num + _P[i]) * z
+            den = (den + _Q[i]) * z
+        r = z * (num + _P[4]) / (den + _Q[4])
+        r = (1.0 / math.sqrt(math.pi) - r) / y
+        out[big] = 1.0 - _tail(y, r)
+    out[np.isnan(a)] = np.nan
+    return np.copysign(out, x)
+
+
+def _tail(y: np.ndarray, r: np.ndarray) -> np.ndarray:
+    # exp(−y²) · r, with y² split as ysq + (y − ysq)(y + ysq) so that no precision is lost.
+    ysq = np.trunc(y * 16.0) / 16.0
+    return np.exp(-ysq * ysq) * np.exp(-(y - ysq) * (y + ysq)) * r
 
 
 try:  # SciPy's expit is exact, silent and fast on small arrays (but slower than NumPy on big ones)
@@ -167,25 +272,31 @@ def sigmoid(x):
         return 1 / (1 + np.exp(-x))
 
 
-def scatter_add(g, index, shape):
-    """Zeros of ``shape`` with ``g`` added at ``index``: the adjoint of ``x[index]``.
-
-    Repeated integer indices accumulate (``np.add.at``, linear time); indices that cannot repeat
-    (ints, slices, boolean masks) use a plain assignment, which is much faster.
-    """
-    out = np.zeros(shape, dtype=g.dtype)
-    if _may_repeat(index):
-        np.add.at(out, index, g)
-    else:
-        out[index] = g
-    return out
+class NoValuesError(RuntimeError):
+    """Raised when the values of a tensor the graph did not keep are read."""
 
 
-def _may_repeat(index) -> bool:
-    items = index if isinstance(index, tuple) else (index,)
-    for i in items:
-        if isinstance(i, np.ndarray) and i.dtype != np.bool_:
-            return True
-        if isinstance(i, list):
-            return True
-    return False
+class _NoValues(np.ndarray):
+    """An array with a shape and a dtype whose values must not be used: any NumPy computation
+    on it raises instead of silently computing with placeholder zeros."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        raise NoValuesError(NO_VALUES)
+
+    def __array_function__(self, func, types, args, kwargs):
+        raise NoValuesError(NO_VALUES)
+
+
+NO_VALUES = (
+    "this tensor's values were not kept in the graph (a ReleasedTensor: no backward rule reads "
+    "them); use the tensor you computed, not the stub found in grad_fn.inputs"
+)
+
+
+def no_values(shape: tuple, dtype) -> np.ndarray:
+    """A read-only stand-in of ``shape`` and ``dtype`` that stores nothing and cannot be computed
+    with (the ``data`` of a ReleasedTensor, see ``memory.py``)."""
+    a = np.lib.stride_tricks.as_strided(np.zeros((), dtype=dtype), shape, (0,) * len(shape))
+    a = a.view(_NoValues)
+    a.flags.writeable = False
+    return a

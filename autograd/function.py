@@ -8,9 +8,10 @@ ops is itself differentiable.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
-from . import engine
+from . import graph
 from .tensor import Tensor
 
 
@@ -41,7 +42,7 @@ class Function:
     def apply(cls, *args: Any) -> Tensor:
         """Run ``forward`` and, when any Tensor argument requires grad, record ``backward``."""
         ctx = FunctionCtx(args)
-        with engine.no_grad():
+        with graph.no_grad():
             out = cls.forward(ctx, *args)
         if not isinstance(out, Tensor):
             raise TypeError(
@@ -49,32 +50,26 @@ class Function:
             )
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         inputs = tuple(args[i] for i in positions)
-        return engine.record(out.data, cls.__name__, inputs, _function_vjp, (cls, ctx, positions, len(args)))
+        op = _OPS.get(cls)
+        if op is None:  # one Op per subclass, made on first use (not among the built-in ops)
+            op = _OPS[cls] = graph.Op(cls.apply, _function_vjp, name=cls.__name__, on_tensors=True)
+        return graph.record(out.data, op, inputs, (cls, ctx, positions, len(args)))
+
+
+_OPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _function_vjp(xp, node, g, out, *inputs):
+    # Registered with on_tensors: g is a Tensor, and grad mode is on exactly when create_graph
+    # records this backward (the engine sees to both).
     cls, ctx, positions, n_args = node.saved
-    graph = xp is not engine.B
-    g_t = g if isinstance(g, Tensor) else Tensor(g)
-    if graph:
-        grads = cls.backward(ctx, g_t)
-    else:
-        with engine.no_grad():
-            grads = cls.backward(ctx, g_t)
+    grads = cls.backward(ctx, g)
     if not isinstance(grads, tuple):
         grads = (grads,)
     if len(grads) != n_args:
         raise RuntimeError(
             f"{cls.__name__}.backward returned {len(grads)} gradients; forward took {n_args} arguments"
         )
-    result = []
-    for i in positions:
-        gi = grads[i]
-        if gi is not None and not graph:
-            # A copy: a user's backward may return a saved tensor or an input's own array,
-            # which must never become (part of) a .grad.
-            gi = engine.B.array(gi.data if isinstance(gi, Tensor) else gi)
-        elif gi is not None and not isinstance(gi, Tensor):
-            gi = Tensor(gi)
-        result.append(gi)
-    return tuple(result)
+    return tuple(None if grads[i] is None else
+                 grads[i] if isinstance(grads[i], Tensor) else Tensor(grads[i])
+                 for i in positions)

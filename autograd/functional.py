@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from . import backend as B
-from . import engine
+from . import engine, graph
 from .ops.shape import concatenate, reshape, stack
 from .tensor import Tensor
 
@@ -30,7 +30,7 @@ def _prepare(inputs: Any, create_graph: bool = False) -> tuple[tuple, bool]:
 
 
 def _call(func: Callable, xs: tuple) -> Tensor:
-    with engine.enable_grad():
+    with graph.enable_grad():
         out = func(*xs)
     if not isinstance(out, Tensor):
         raise TypeError(f"the function must return a single Tensor; got {type(out).__name__}")

@@ -1,15 +1,18 @@
 """Tensor: an array, the node that produced it, and its gradient.
 
-The class holds data and the dtype policy; every operator and method is an op function from
-``autograd.ops`` (bound at the bottom of this file), so the rule for an op lives only there.
+This module holds the data and the dtype policy only. Operators and op methods (``+``, ``exp``,
+``sum``, ...) are attached by each op's registration (``graph.register``), so the rule for an
+op lives in one place; ``backward()`` is attached by ``engine.py``.
 """
 from __future__ import annotations
 
 import weakref
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional
 
 from . import backend as B
-from . import engine
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .graph import Node
 
 DTypeLike = Any
 
@@ -30,19 +33,19 @@ class _Size(int):
 
 
 def _to_array(data: Any, dtype: DTypeLike = None):
-    """The array behind ``data``, under the dtype policy of API.md.
+    """The array behind ``data``, under the dtype policy (docs/api.md, "Tensor").
 
-    Python scalars and lists become float32 (bools stay bool); a NumPy array keeps its dtype;
-    ``dtype`` overrides both.
+    Python scalars and lists become float32 (bools stay bool); a NumPy array or scalar keeps its
+    dtype; ``dtype`` overrides both.
     """
     if isinstance(data, Tensor):
         data = data.data
     if B.is_array(data):
         return data if dtype is None else data.astype(dtype, copy=False)
-    if isinstance(data, B.integer) or isinstance(data, B.floating):  # a NumPy scalar keeps its dtype
+    if hasattr(data, "dtype"):  # a NumPy scalar keeps its dtype
         return B.asarray(data, dtype=dtype)
     arr = B.asarray(data, dtype=dtype)
-    if dtype is None and arr.dtype != B.bool_ and arr.dtype.kind in "iuf":
+    if dtype is None and arr.dtype != B.bool and arr.dtype.kind in "iuf":
         arr = arr.astype(B.float32)
     return arr
 
@@ -76,7 +79,7 @@ class Tensor:
                 f"only floating-point tensors can require gradients; got dtype {self.data.dtype}"
             )
         self.requires_grad = bool(requires_grad)
-        self.grad_fn: Optional[engine.Node] = None
+        self.grad_fn: Optional["Node"] = None
         self._grad: Optional[Tensor] = None
         self.name = name
 
@@ -183,34 +186,25 @@ class Tensor:
         """True for tensors the user made, False for results of recorded ops."""
         return self.grad_fn is None
 
-    def backward(
-        self,
-        gradient: Any = None,
-        retain_graph: Optional[bool] = None,
-        create_graph: bool = False,
-    ) -> None:
-        """Accumulate d(self)/d(leaf), weighted by ``gradient``, into ``.grad`` of every leaf.
+    # ``backward()`` is attached by engine.py, and the op methods these call by their ops'
+    # registrations (graph.register).
+    @property
+    def T(self) -> "Tensor":
+        """The tensor with its axes reversed."""
+        return self.transpose()
 
-        ``gradient`` may be omitted only for a one-element tensor. The graph's saved values are
-        freed afterwards unless ``retain_graph`` (default: ``create_graph``) is true.
-        """
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward(): this tensor does not require grad and has no grad_fn "
-                "(was it computed under no_grad, or from tensors without requires_grad=True?)"
-            )
-        if gradient is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward(): grad can be implicitly created only for one-element outputs; "
-                    f"this output has shape {self.shape}, so pass gradient= of that shape"
-                )
-            gradient = B.ones_like(self.data)
-        elif not isinstance(gradient, Tensor):
-            gradient = B.asarray(gradient, dtype=self.dtype)
-        if retain_graph is None:
-            retain_graph = create_graph
-        engine.run_backward([self], [gradient], retain_graph, create_graph)
+    @property
+    def mT(self) -> "Tensor":
+        """The tensor with its last two axes swapped."""
+        return self.swapaxes(-1, -2)
+
+    def float(self) -> "Tensor":
+        """This tensor as float32."""
+        return self.astype(B.float32)
+
+    def double(self) -> "Tensor":
+        """This tensor as float64."""
+        return self.astype(B.float64)
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data, cut from the graph (requires_grad=False)."""
@@ -250,99 +244,58 @@ class Tensor:
                 "in-place assignment into a tensor that requires grad would corrupt its graph; "
                 "assign into .data, or build a new tensor with ag.where/ag.cat"
             )
-        self.data[_S.normalize_index(index)] = value.data if isinstance(value, Tensor) else value
+        self.data[normalize_index(index)] = value.data if isinstance(value, Tensor) else value
 
 
-class ReleasedTensor(Tensor):
-    """A tensor's place in a graph without its values.
-
-    The engine puts one in a node's inputs where the node's rule does not need that input's
-    values: after backward() (which releases the graph), and at record time for a large
-    intermediate whose producer and consumer rules read only its shape (``x @ W`` feeding
-    ``+ b``), so that, as in PyTorch, the forward pass keeps only the arrays backward will read.
-    It keeps the node that made the tensor, its shape and dtype, and a weak reference to the
-    tensor itself, whose name and ``.grad`` it shows while the tensor lives; so the graph can
-    still be walked, differentiated and drawn. Its ``data`` has the right shape and dtype but no
-    values: reading or computing with them raises (``released`` tells a stub apart).
-    """
-
-    __slots__ = ("_shape", "_dtype", "_origin", "_name")
-    released = True
-    requires_grad = True  # only tensors that require grad are ever stubbed
-    _grad = None
-
-    def __init__(self, t: Tensor, follow: bool = True) -> None:  # noqa: D107 - engine only
-        self.grad_fn = t.grad_fn
-        # While the tensor lives the stub shows its name and .grad. backward() releases whole
-        # graphs, whose tensors are mostly gone, and skips the weak reference (it is the hot path).
-        self._origin = weakref.ref(t) if follow else _gone
-        self._name = t.name
-        self._shape = t.data.shape
-        self._dtype = t.data.dtype
-
-    @property
-    def data(self):  # type: ignore[override]
-        # Built on access: only the engine reads it (shapes, dtypes), and rarely.
-        return B.no_values(self._shape, self._dtype)
-
-    @property
-    def name(self) -> Optional[str]:  # type: ignore[override]
-        t = self._origin()
-        return t.name if t is not None else self._name
-
-    @name.setter
-    def name(self, value: Optional[str]) -> None:
-        self._name = value
-
-    @property
-    def grad(self) -> Optional[Tensor]:  # type: ignore[override]
-        t = self._origin()
-        return t.grad if t is not None else None
-
-    @property
-    def shape(self) -> tuple:
-        return self._shape
-
-    @property
-    def ndim(self) -> int:
-        return len(self._shape)
-
-    @property
-    def size(self) -> _Size:
-        return _Size(self._shape)
-
-    @property
-    def dtype(self):
-        return self._dtype
-
-    def _no_values(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError(B._NO_VALUES)
-
-    numpy = item = tolist = __array__ = __bool__ = _no_values
-
-    def __repr__(self) -> str:
-        return f"tensor(<values not kept>, shape={self._shape}, grad_fn={self.grad_fn!r})"
+Tensor.released = False  # a ReleasedTensor (memory.py) stands in for a tensor without values
 
 
-Tensor.released = False
+def zero_grads(tensors: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Reset the ``.grad`` of each tensor: to None (as PyTorch's ``zero_grad``), or to zeros in
+    place (``set_to_none=False``, keeping the arrays an optimizer may hold)."""
+    for t in tensors:
+        if set_to_none or t.grad is None:
+            t.grad = None
+        else:
+            t.grad.data[...] = 0
 
 
-def _gone() -> None:
-    """Stands in for a weak reference whose tensor is not followed."""
-    return None
+def as_tensor(x: Any) -> Tensor:
+    """``x`` itself when it is a Tensor, else a new constant Tensor (dtype policy as ``Tensor``)."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def normalize_index(index: Any) -> Any:
+    """Tensors and lists inside an index become arrays, so NumPy applies its indexing rules."""
+    if isinstance(index, tuple):
+        return tuple(normalize_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return B.asarray(index)
+    return index
+
+
+def is_number(x: Any) -> bool:
+    """True for a Python or NumPy int or float (not a bool, not an array)."""
+    if isinstance(x, (int, float)):
+        return not isinstance(x, bool)
+    dtype = getattr(x, "dtype", None)  # a NumPy scalar
+    return dtype is not None and not B.is_array(x) and dtype.kind in "iuf"
 
 
 def lift(x: Any, like: Tensor) -> Tensor:
     """``x`` as a constant Tensor for a binary op with ``like``.
 
     A number (Python's or a NumPy scalar) takes ``like``'s floating dtype, so a float32 tensor
-    times 0.5, ``np.float64(0.5)`` or ``np.int64(3)`` stays float32, as in PyTorch. Number constants are
-    cached, read-only, and shared between graphs: a loop like ``y = y * 0.5`` then allocates no
-    constant per step, which keeps Python's garbage collector from scanning a million of them.
+    times 0.5, ``np.float64(0.5)`` or ``np.int64(3)`` stays float32, as in PyTorch. Number
+    constants are cached, read-only, and shared between graphs: a loop like ``y = y * 0.5`` then
+    allocates no constant per step, which keeps Python's garbage collector from scanning a
+    million of them.
     """
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, _NUMBERS) and not isinstance(x, _BOOLS):
+    if is_number(x):
         dtype = like.data.dtype
         # 0.0 == -0.0 and NaN != NaN, so neither can be a dict key faithfully: not cached.
         key = (x, type(x), dtype) if x and x == x else None
@@ -351,7 +304,9 @@ def lift(x: Any, like: Tensor) -> Tensor:
             if dtype.kind == "f":
                 data = B.asarray(x, dtype=dtype)
             else:  # an integer tensor: ints stay ints, floats take the default float32
-                data = B.asarray(x) if isinstance(x, _INTS) else B.asarray(x, dtype=B.float32)
+                kind = getattr(x, "dtype", None)
+                integral = isinstance(x, int) if kind is None else kind.kind in "iu"
+                data = B.asarray(x) if integral else B.asarray(x, dtype=B.float32)
             data.flags.writeable = False
             t = Tensor(data)
             if key is not None:
@@ -363,71 +318,3 @@ def lift(x: Any, like: Tensor) -> Tensor:
 
 
 _constants: dict = {}
-_INTS = (int, B.integer)
-_NUMBERS = (int, float, B.integer, B.floating)
-_BOOLS = (bool, B.bool_)
-
-
-engine._Tensor = Tensor
-engine._Released = ReleasedTensor
-
-
-# ----------------------------------------------------------------------------- methods
-# Operators and methods are the op functions themselves: the rule for each lives in ops/ only,
-# and the hot path pays for no wrapper call.
-from .ops import activation as _A  # noqa: E402 - ops import Tensor from this module
-from .ops import elementwise as _E  # noqa: E402
-from .ops import linalg as _L  # noqa: E402
-from .ops import reduce as _R  # noqa: E402
-from .ops import shape as _S  # noqa: E402
-
-Tensor.__add__ = Tensor.__radd__ = _E.add
-Tensor.__sub__ = _E.sub
-Tensor.__rsub__ = _E.rsub
-Tensor.__mul__ = Tensor.__rmul__ = _E.mul
-Tensor.__truediv__ = _E.div
-Tensor.__rtruediv__ = _E.rdiv
-Tensor.__pow__ = _E.pow
-Tensor.__rpow__ = _E.rpow
-Tensor.__neg__ = _E.neg
-Tensor.__matmul__ = _L.matmul
-Tensor.__rmatmul__ = _L.rmatmul
-Tensor.__lt__ = _E.lt
-Tensor.__le__ = _E.le
-Tensor.__gt__ = _E.gt
-Tensor.__ge__ = _E.ge
-Tensor.__eq__ = _E.eq  # type: ignore[assignment]
-Tensor.__ne__ = _E.ne  # type: ignore[assignment]
-Tensor.__getitem__ = _S.getitem
-# Boolean masks combine as in NumPy and PyTorch (nothing is recorded).
-Tensor.__and__ = Tensor.__rand__ = _E.logical_and
-Tensor.__or__ = Tensor.__ror__ = _E.logical_or
-Tensor.__xor__ = Tensor.__rxor__ = _E.logical_xor
-Tensor.__invert__ = _E.logical_not
-
-for _name in ("exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "erf", "clip", "astype"):
-    setattr(Tensor, _name, getattr(_E, _name))
-Tensor.__abs__ = _E.abs
-Tensor.clamp = _E.clip
-Tensor.pow = _E.pow
-Tensor.maximum = _E.maximum
-Tensor.minimum = _E.minimum
-for _name in ("sum", "mean", "max", "min", "var", "std", "logsumexp", "argmax", "argmin"):
-    setattr(Tensor, _name, getattr(_R, _name))
-for _name in (
-    "reshape", "view", "transpose", "permute", "swapaxes", "squeeze", "unsqueeze",
-    "flatten", "expand", "broadcast_to",
-):
-    setattr(Tensor, _name, getattr(_S, _name))
-for _name in (
-    "sigmoid", "tanh", "softmax", "log_softmax", "relu", "leaky_relu", "elu", "gelu", "silu",
-    "softplus",
-):
-    setattr(Tensor, _name, getattr(_A, _name))
-Tensor.matmul = _L.matmul
-Tensor.T = property(lambda self: _S.transpose(self), doc="The tensor with its axes reversed.")
-Tensor.mT = property(lambda self: _S.swapaxes(self, -1, -2), doc="Swap the last two axes.")
-Tensor.to = _E.astype
-Tensor.float = lambda self: _E.astype(self, B.float32)
-Tensor.double = lambda self: _E.astype(self, B.float64)
-del _name

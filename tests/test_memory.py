@@ -16,7 +16,7 @@ import pytest
 
 import autograd as ag
 import autograd.nn.functional as F
-from autograd import engine
+from autograd import memory
 
 rng = np.random.default_rng(11)
 
@@ -28,7 +28,7 @@ def T(*shape, positive=False):
 
 @pytest.fixture
 def keep_nothing(monkeypatch):
-    monkeypatch.setattr(engine, "KEEP_BELOW", 0)
+    monkeypatch.setattr(memory, "KEEP_BELOW", 0)
 
 
 def stubs_in_graph(out):
@@ -81,7 +81,7 @@ def test_stubbed_and_kept_graphs_give_identical_gradients(monkeypatch):
     x, w, b = T(8, 5), T(5, 6), T(6)
     grads = []
     for keep_below in (0, 10**9):
-        monkeypatch.setattr(engine, "KEEP_BELOW", keep_below)
+        monkeypatch.setattr(memory, "KEEP_BELOW", keep_below)
         for p in (x, w, b):
             p.grad = None
         F.cross_entropy(((x @ w) + b).tanh(), [0, 1, 2, 3, 4, 5, 0, 1]).backward()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import autograd as ag
-from autograd import engine, nn
+from autograd import graph, nn
 from autograd.nn import init
 
 
@@ -350,7 +350,7 @@ def test_module_calls_record_their_scope_on_graph_nodes():
     assert ("relu", ("Net", "seq", "0")) in scopes
     assert ("linear", ("Net", "heads", "out")) in scopes
     assert ("mul", ("Net",)) in scopes
-    assert engine._scope == ()
+    assert graph.current_scope() == ()
     # A module called directly is a root, named by its class.
     z = net.fc1(ag.randn(1, 3))
     assert {n.scope for n in _nodes(z)} == {("Linear",)}
@@ -360,7 +360,7 @@ def test_scope_is_restored_when_forward_raises():
     m = MLP()
     with pytest.raises(ValueError):
         m(ag.randn(2, 7))
-    assert engine._scope == ()
+    assert graph.current_scope() == ()
     assert {n.scope for n in _nodes(m(ag.randn(1, 4)))} >= {("MLP", "fc1"), ("MLP", "act"), ("MLP", "fc2")}
 
 

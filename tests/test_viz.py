@@ -31,7 +31,7 @@ import pytest
 import autograd as ag
 import autograd.nn.functional as F
 from autograd import nn
-from autograd.engine import name_scope
+from autograd.graph import name_scope
 from autograd.viz import render as viz_render
 
 if os.environ.get("AG_REQUIRE_RENDERER"):  # CI: the viz extra must be installed

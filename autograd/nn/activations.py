@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..ops._args import axis_arg
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
@@ -41,16 +42,12 @@ class ReLU(Module):
         return F.relu(x)
 
 
-def _axis(axis: Optional[int], dim: Optional[int]) -> int:
-    return dim if dim is not None else (-1 if axis is None else axis)
-
-
 class Softmax(Module):
     """p_k = e^{z_k} / Σ_j e^{z_j} along ``axis`` (default −1; ``dim=`` is an alias)."""
 
     def __init__(self, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> None:
         super().__init__()
-        self.axis = _axis(axis, dim)
+        self.axis = axis_arg(axis, dim, -1)
 
     def forward(self, x: Tensor) -> Tensor:
         """softmax(x) along ``self.axis``."""
@@ -65,7 +62,7 @@ class LogSoftmax(Module):
 
     def __init__(self, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> None:
         super().__init__()
-        self.axis = _axis(axis, dim)
+        self.axis = axis_arg(axis, dim, -1)
 
     def forward(self, x: Tensor) -> Tensor:
         """log_softmax(x) along ``self.axis``."""

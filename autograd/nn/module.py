@@ -11,8 +11,8 @@ from collections import OrderedDict
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional
 
 from .. import backend as B
-from ..engine import name_scope
-from ..tensor import Tensor
+from ..graph import name_scope
+from ..tensor import Tensor, zero_grads
 
 __all__ = ["Module", "Parameter"]
 
@@ -66,7 +66,7 @@ class Module:
     Names are dotted paths from this module: ``fc1.weight``, ``layers.0.bias``, ``heads.cls.weight``.
 
     Graph scopes (for pictures of the graph): ``__call__`` runs ``forward`` inside
-    ``autograd.engine.name_scope``, so every graph node recorded there carries, in
+    ``autograd.graph.name_scope``, so every graph node recorded there carries, in
     ``node.scope``, the path of modules it was made in. A module called from no other module's
     forward (the root) is named by its class; a module called inside a parent's forward is named
     as the parent holds it: the attribute name, the index in a ``Sequential``/``ModuleList``, the
@@ -302,12 +302,8 @@ class Module:
 
     # ------------------------------------------------------------------ training state
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the gradients of all parameters: to None (default, as PyTorch), or to zeros."""
-        for p in self.parameters():
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad.data[...] = 0
+        """Reset the gradients of every parameter: to None (default, as PyTorch), or to zeros."""
+        zero_grads(self.parameters(), set_to_none)
 
     def train(self, mode: bool = True) -> "Module":
         """Put this module and all submodules in training mode (``mode=False``: evaluation);

@@ -23,11 +23,11 @@ def _grads(parameters: _Params) -> list:
 def _vector_norm(a, p: float):
     a = B.abs(a.reshape(-1))
     if p == math.inf:
-        return B.amax(a) if a.size else a.dtype.type(0)
+        return B.max(a) if a.size else a.dtype.type(0)
     if p == 0:
         return a.dtype.type((a != 0).sum())
     if p == 2:
-        return B.sqrt(B.vdot(a, a))
+        return B.sqrt(B.vecdot(a, a))
     return B.sum(a**p) ** (1.0 / p)
 
 

@@ -1,9 +1,9 @@
 """Activation functions, each with the derivative it is known for.
 
-The rules for sigmoid, tanh and softmax follow the derivations in the backpropagation text the
-project was specified from (shared/seeds/000_48dfacd9e8a7f115.txt): each derivative is written in
-terms of the activation's own output, which the forward pass has already computed, so backward
-reuses it instead of recomputing anything. The cost that text starts from lives in ``loss.py``.
+The rules for sigmoid, tanh and softmax follow the derivations in ``docs/derivations.md``: each
+derivative is written in terms of the activation's own output, which the forward pass has already
+computed, so backward reuses it instead of recomputing anything. The cost those derivations start
+from lives in ``loss.py``.
 
 Forward forms are chosen so that no input overflows: exp only ever sees arguments ≤ 0, or the
 work is done by NumPy's overflow-free ``logaddexp``.
@@ -14,23 +14,29 @@ import math
 from typing import Any, Optional
 
 from .. import backend as B
-from ..engine import reads, record
-from ..tensor import Tensor
-from .elementwise import _t
+from ..graph import Diagnose, defvjp, record
+from ..tensor import Tensor, as_tensor
+from ._args import axis_arg
+
+__all__ = [
+    "sigmoid", "tanh", "softmax", "log_softmax", "relu", "leaky_relu", "elu", "gelu", "silu",
+    "softplus",
+]
 
 
 def sigmoid(x: Any) -> Tensor:
     """σ(z) = e^z / (1 + e^z), the inverse of the logit ln(p / (1 − p)).
 
-    Backward: by the quotient rule σ'(z) = e^z / (1 + e^z)² = p(1 − p) with p = σ(z) (the text's
-    "Sigmoid" section), so the rule is g · p · (1 − p) on the saved output p.
+    Backward: by the quotient rule σ'(z) = e^z / (1 + e^z)² = p(1 − p) with p = σ(z)
+    (docs/derivations.md, "Sigmoid"), so the rule is g · p · (1 − p) on the saved output p.
     """
-    x = _t(x)
-    return record(B.sigmoid(x.data), "sigmoid", (x,), _sigmoid_vjp)
+    x = as_tensor(x)
+    return record(B.sigmoid(x.data), _sigmoid_vjp, (x,))
 
 
-@reads(inputs=False)
-def _sigmoid_vjp(xp, node, g, p, x):
+@defvjp(sigmoid, reads="output", shows="σ' = p(1−p)", xp=("sigmoid",), methods=("sigmoid",),
+        diagnose="saturation")
+def _sigmoid_vjp(xp, ctx, g, p, x):
     # (1 − p) is a fresh array, so the in-place products reuse it instead of allocating two more
     # (on Tensors, under create_graph, `*=` simply records a new product).
     d = 1 - p
@@ -42,41 +48,53 @@ def _sigmoid_vjp(xp, node, g, p, x):
 def tanh(x: Any) -> Tensor:
     """tanh z = sinh z / cosh z.
 
-    Backward: the quotient rule gives tanh'(z) = (cosh² z − sinh² z) / cosh² z = 1 − tanh² z (the
-    text's "Hyperbolic Tangent" section), so the rule is g · (1 − y²) on the saved output y.
+    Backward: the quotient rule gives tanh'(z) = (cosh² z − sinh² z) / cosh² z = 1 − tanh² z
+    (docs/derivations.md, "Hyperbolic tangent"), so the rule is g · (1 − y²) on the saved
+    output y.
     """
-    x = _t(x)
-    return record(B.tanh(x.data), "tanh", (x,), _tanh_vjp)
+    x = as_tensor(x)
+    return record(B.tanh(x.data), _tanh_vjp, (x,))
 
 
-@reads(inputs=False)
-def _tanh_vjp(xp, node, g, y, x):
+@defvjp(tanh, reads="output", shows="tanh' = 1 − y²", xp=("tanh",), methods=("tanh",),
+        diagnose="saturation")
+def _tanh_vjp(xp, ctx, g, y, x):
     d = 1 - y * y  # a fresh array, so the product is taken in place (see _sigmoid_vjp)
     d *= g
     return (d,)
 
 
-def _axis(axis: Optional[int], dim: Optional[int]) -> int:
-    return dim if dim is not None else (-1 if axis is None else axis)
-
-
 def softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> Tensor:
-    """p_k = e^{z_k} / Σ_j e^{z_j} along ``axis``: the text's generalisation of the sigmoid to K
+    """p_k = e^{z_k} / Σ_j e^{z_j} along ``axis``: the generalisation of the sigmoid to K
     outcomes (with K = 2 and z₁ = 0 it is σ(z₂)). Computed on z − max z, so large logits do not
     overflow.
 
-    Backward: ∂p_i/∂z_j = p_i (δ_ij − p_j), i.e. the Jacobian J = diag(p) − p pᵀ. The rule applies
-    it as a product without forming the K×K matrix: (Jᵀ g)_j = p_j (g_j − Σ_i g_i p_i).
+    Backward: ∂p_i/∂z_j = p_i (δ_ij − p_j), i.e. the Jacobian J = diag(p) − p pᵀ
+    (docs/derivations.md, "Softmax"). The rule applies it as a product without forming the K×K
+    matrix: (Jᵀ g)_j = p_j (g_j − Σ_i g_i p_i).
     """
-    x = _t(x)
-    ax = _axis(axis, dim)
-    e = B.exp(x.data - B.amax(x.data, axis=ax, keepdims=True))
-    return record(e / B.sum(e, axis=ax, keepdims=True), "softmax", (x,), _softmax_vjp, ax)
+    x = as_tensor(x)
+    ax = _axis("softmax", x, axis, dim)
+    e = B.exp(x.data - B.max(x.data, axis=ax, keepdims=True))
+    return record(e / B.sum(e, axis=ax, keepdims=True), _softmax_vjp, (x,), ax)
 
 
-@reads(inputs=False)
-def _softmax_vjp(xp, node, g, p, x):
-    d = g - xp.sum(g * p, axis=node.saved, keepdims=True)  # a fresh array: scaled in place
+def _axis(op: str, x: Tensor, axis: Optional[int], dim: Optional[int]) -> int:
+    ax = axis_arg(axis, dim, -1)
+    if not -x.ndim <= ax < max(x.ndim, 1):
+        raise ValueError(f"{op}: axis {ax} is out of range for a tensor of shape {x.shape}")
+    return ax
+
+
+def _softmax_diagonal(p):
+    # The diagonal of J = diag(p) − ppᵀ, which the rule never forms: p_k(1 − p_k).
+    return p * (1 - p)
+
+
+@defvjp(softmax, reads="output", shows="J = diag(p) − ppᵀ", methods=("softmax",),
+        diagnose=Diagnose("saturation", _softmax_diagonal, "p(1−p)"))
+def _softmax_vjp(xp, ctx, g, p, x):
+    d = g - xp.sum(g * p, axis=ctx.saved, keepdims=True)  # a fresh array: scaled in place
     d *= p
     return (d,)
 
@@ -87,38 +105,39 @@ def log_softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) 
     Backward: ∂ log p_i / ∂z_j = δ_ij − p_j, so the rule is g − p · Σ g with p = exp(output)
     (the softmax, recovered from the saved output).
     """
-    x = _t(x)
-    ax = _axis(axis, dim)
-    shifted = x.data - B.amax(x.data, axis=ax, keepdims=True)
+    x = as_tensor(x)
+    ax = _axis("log_softmax", x, axis, dim)
+    shifted = x.data - B.max(x.data, axis=ax, keepdims=True)
     out = shifted - B.log(B.sum(B.exp(shifted), axis=ax, keepdims=True))
-    return record(out, "log_softmax", (x,), _log_softmax_vjp, ax)
+    return record(out, _log_softmax_vjp, (x,), ax)
 
 
-@reads(inputs=False)
-def _log_softmax_vjp(xp, node, g, y, x):
-    return (g - xp.exp(y) * xp.sum(g, axis=node.saved, keepdims=True),)
+@defvjp(log_softmax, reads="output", shows="J = I − 1pᵀ,  p = eʸ", methods=("log_softmax",))
+def _log_softmax_vjp(xp, ctx, g, y, x):
+    return (g - xp.exp(y) * xp.sum(g, axis=ctx.saved, keepdims=True),)
 
 
 def relu(x: Any) -> Tensor:
     """max(z, 0). Backward: the gradient passes where the output is positive (0 at z = 0)."""
-    x = _t(x)
-    return record(B.maximum(x.data, 0), "relu", (x,), _relu_vjp)
+    x = as_tensor(x)
+    return record(B.maximum(x.data, 0), _relu_vjp, (x,))
 
 
-@reads(inputs=False)
-def _relu_vjp(xp, node, g, y, x):
+@defvjp(relu, reads="output", shows="relu' = 1[y > 0]", methods=("relu",), diagnose="gate")
+def _relu_vjp(xp, ctx, g, y, x):
     return (xp.where(y > 0, g, 0),)
 
 
 def leaky_relu(x: Any, slope: float = 0.01, *, negative_slope: Optional[float] = None) -> Tensor:
     """z for z > 0, else slope · z (``negative_slope`` is PyTorch's name for ``slope``)."""
-    x = _t(x)
+    x = as_tensor(x)
     s = float(negative_slope if negative_slope is not None else slope)
-    return record(B.where(x.data > 0, x.data, x.data * s), "leaky_relu", (x,), _leaky_relu_vjp, s)
+    return record(B.where(x.data > 0, x.data, x.data * s), _leaky_relu_vjp, (x,), s)
 
 
-def _leaky_relu_vjp(xp, node, g, y, x):
-    return (xp.where(x > 0, g, g * node.saved),)
+@defvjp(leaky_relu, reads="inputs", shows="f' = 1 (z > 0) else slope", methods=("leaky_relu",))
+def _leaky_relu_vjp(xp, ctx, g, y, x):
+    return (xp.where(x > 0, g, g * ctx.saved),)
 
 
 def elu(x: Any, alpha: float = 1.0) -> Tensor:
@@ -126,14 +145,15 @@ def elu(x: Any, alpha: float = 1.0) -> Tensor:
 
     Backward: 1 for z > 0, else α e^z = y + α (reusing the output y).
     """
-    x = _t(x)
+    x = as_tensor(x)
     a = float(alpha)
     neg = B.expm1(B.minimum(x.data, 0)) * a
-    return record(B.where(x.data > 0, x.data, neg), "elu", (x,), _elu_vjp, a)
+    return record(B.where(x.data > 0, x.data, neg), _elu_vjp, (x,), a)
 
 
-def _elu_vjp(xp, node, g, y, x):
-    return (xp.where(x > 0, g, g * (y + node.saved)),)
+@defvjp(elu, shows="f' = 1 (z > 0) else y + α", methods=("elu",))
+def _elu_vjp(xp, ctx, g, y, x):
+    return (xp.where(x > 0, g, g * (y + ctx.saved)),)
 
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -145,12 +165,13 @@ def gelu(x: Any) -> Tensor:
 
     Backward: (z Φ(z))' = Φ(z) + z φ(z), with φ(z) = e^{−z²/2} / √(2π) the normal density.
     """
-    x = _t(x)
+    x = as_tensor(x)
     cdf = (B.erf(x.data * _INV_SQRT2) + 1) * 0.5
-    return record(x.data * cdf, "gelu", (x,), _gelu_vjp)
+    return record(x.data * cdf, _gelu_vjp, (x,))
 
 
-def _gelu_vjp(xp, node, g, y, x):
+@defvjp(gelu, reads="inputs", shows="f' = Φ(z) + z·φ(z)", methods=("gelu",))
+def _gelu_vjp(xp, ctx, g, y, x):
     cdf = ((xp.erf(x * _INV_SQRT2)) + 1) * 0.5
     # φ(x) underflows to 0 long before |x| = 40; clipping keeps x² from overflowing at huge x.
     xc = xp.clip(x, -40.0, 40.0)
@@ -161,11 +182,12 @@ def _gelu_vjp(xp, node, g, y, x):
 def silu(x: Any) -> Tensor:
     """SiLU (swish): z σ(z). Backward: σ(z) + z σ(z)(1 − σ(z)), from the product rule and the
     sigmoid's p(1 − p)."""
-    x = _t(x)
-    return record(x.data * B.sigmoid(x.data), "silu", (x,), _silu_vjp)
+    x = as_tensor(x)
+    return record(x.data * B.sigmoid(x.data), _silu_vjp, (x,))
 
 
-def _silu_vjp(xp, node, g, y, x):
+@defvjp(silu, reads="inputs", shows="f' = σ(z)(1 + z(1 − σ(z)))", methods=("silu",))
+def _silu_vjp(xp, ctx, g, y, x):
     s = xp.sigmoid(x)
     return (g * (s + x * s * (1 - s)),)
 
@@ -173,11 +195,12 @@ def _silu_vjp(xp, node, g, y, x):
 def softplus(x: Any) -> Tensor:
     """log(1 + e^z), as NumPy's overflow-free ``logaddexp(0, z)``. Backward: its derivative is
     e^z / (1 + e^z) = σ(z)."""
-    x = _t(x)
+    x = as_tensor(x)
     with B.errstate(invalid="ignore"):  # NaN in, NaN out, silently (logaddexp warns on NaN)
         out = B.logaddexp(0, x.data)
-    return record(out, "softplus", (x,), _softplus_vjp)
+    return record(out, _softplus_vjp, (x,))
 
 
-def _softplus_vjp(xp, node, g, y, x):
+@defvjp(softplus, reads="inputs", shows="f' = σ(z)", methods=("softplus",))
+def _softplus_vjp(xp, ctx, g, y, x):
     return (g * xp.sigmoid(x),)

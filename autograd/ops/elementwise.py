@@ -1,11 +1,9 @@
 """Element-wise ops: arithmetic, exp/log/..., where, clip, maximum/minimum, comparisons.
 
-Each op is its forward followed by its backward rule (a vector-Jacobian product). A rule has the
-signature ``rule(xp, node, g, out, *inputs)`` and returns one gradient per input; ``xp`` is the
-array backend or, under ``create_graph=True``, the namespace of these very ops (see engine.py).
-Rules may return gradients of the broadcast shape: the engine sums them back to each input's shape.
-A rule skips the gradient of an input that needs none (``node.inputs[i].requires_grad``), such
-as a constant or the data fed to a layer.
+Each op is its forward followed by its backward rule (a vector-Jacobian product) and the rule's
+registration (``graph.defvjp``). Rules may return gradients of the broadcast shape: the engine
+sums them back to each input's shape. A rule skips the gradient of an input that needs none
+(``ctx.needs[i]`` is false), such as a constant or the data fed to a layer.
 """
 from __future__ import annotations
 
@@ -13,16 +11,17 @@ import math
 from typing import Any
 
 from .. import backend as B
-from ..engine import reads, record
-from ..tensor import Tensor, lift
+from ..graph import Op, defvjp, nondifferentiable, record
+from ..tensor import Tensor, as_tensor, lift
+
+__all__ = [
+    "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs", "sin", "cos",
+    "erf", "sign", "clip", "maximum", "minimum", "where", "astype", "isnan",
+]
 
 
-def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def _binary(name: str, f, rule, a: Any, b: Any) -> Tensor:
-    """Apply the broadcasting array function ``f`` to two operands and record it as ``name``."""
+def _binary(op: Op, f, a: Any, b: Any) -> Tensor:
+    """Apply the broadcasting array function ``f`` to two operands and record it as ``op``."""
     if not isinstance(a, Tensor):
         a = lift(a, b)
     if not isinstance(b, Tensor):
@@ -31,66 +30,70 @@ def _binary(name: str, f, rule, a: Any, b: Any) -> Tensor:
         out = f(a.data, b.data)
     except ValueError:
         raise ValueError(
-            f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together"
+            f"{op.name}: shapes {a.shape} and {b.shape} cannot be broadcast together"
         ) from None
-    return record(out, name, (a, b), rule)
+    return record(out, op, (a, b))
 
 
 # ----------------------------------------------------------------------------- arithmetic
 def add(a: Any, b: Any) -> Tensor:
     """a + b with broadcasting."""
-    return _binary("add", B.add, _add_vjp, a, b)
+    return _binary(_add_vjp, B.add, a, b)
 
 
-@reads(inputs=False, output=False)
-def _add_vjp(xp, node, g, out, a, b):
+@defvjp(add, reads="nothing", xp=("add",), methods=("__add__", "__radd__", "add"))
+def _add_vjp(xp, ctx, g, out, a, b):
     # d(a+b)/da = d(a+b)/db = 1; the engine undoes any broadcasting.
     return g, g
 
 
 def sub(a: Any, b: Any) -> Tensor:
     """a − b with broadcasting."""
-    return _binary("sub", B.subtract, _sub_vjp, a, b)
+    return _binary(_sub_vjp, B.subtract, a, b)
 
 
-@reads(inputs=False, output=False)
-def _sub_vjp(xp, node, g, out, a, b):
-    return g, (-g if node.inputs[1].requires_grad else None)
+@defvjp(sub, reads="nothing", xp=("subtract",), methods=("__sub__", "sub"),
+        reflected=("__rsub__",))
+def _sub_vjp(xp, ctx, g, out, a, b):
+    return g, (-g if ctx.needs[1] else None)
 
 
 def mul(a: Any, b: Any) -> Tensor:
     """a · b, element-wise with broadcasting."""
-    return _binary("mul", B.multiply, _mul_vjp, a, b)
+    return _binary(_mul_vjp, B.multiply, a, b)
 
 
-@reads(output=False)
-def _mul_vjp(xp, node, g, out, a, b):
+@defvjp(mul, reads="inputs", xp=("multiply",), methods=("__mul__", "__rmul__", "mul"))
+def _mul_vjp(xp, ctx, g, out, a, b):
     # Product rule: d(ab) = b da + a db.
-    need_a, need_b = node.inputs[0].requires_grad, node.inputs[1].requires_grad
+    need_a, need_b = ctx.needs
     return (g * b if need_a else None), (g * a if need_b else None)
 
 
 def div(a: Any, b: Any) -> Tensor:
     """a / b, element-wise with broadcasting."""
-    return _binary("div", B.true_divide, _div_vjp, a, b)
+    return _binary(_div_vjp, B.divide, a, b)
 
 
-def _div_vjp(xp, node, g, out, a, b):
+@defvjp(div, xp=("divide",), methods=("__truediv__", "div"), reflected=("__rtruediv__",))
+def _div_vjp(xp, ctx, g, out, a, b):
     # Quotient rule: d(a/b)/da = 1/b, d(a/b)/db = −a/b² = −out/b (reusing the forward's result).
-    need_a, need_b = node.inputs[0].requires_grad, node.inputs[1].requires_grad
+    need_a, need_b = ctx.needs
     return (g / b if need_a else None), (-(g * out) / b if need_b else None)
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - the operator's name
     """a ** b, element-wise with broadcasting."""
-    return _binary("pow", B.power, _pow_vjp, a, b)
+    return _binary(_pow_vjp, B.pow, a, b)
 
 
-def _pow_vjp(xp, node, g, out, a, b):
+@defvjp(pow, xp=("pow",), methods=("__pow__", "pow"), reflected=("__rpow__",),
+        shows="∂a = b·a^(b−1),  ∂b = a^b·ln a")
+def _pow_vjp(xp, ctx, g, out, a, b):
     # d(a^b)/da = b a^(b−1), taken as 0 where b = 0 (a^0 = 1 is constant; PyTorch agrees).
     # d(a^b)/db = a^b ln a, taken as 0 where a = 0 (the limit for b > 0) and NaN where a < 0 (no
     # real logarithm), computed without evaluating log at a ≤ 0.
-    need_a, need_b = node.inputs[0].requires_grad, node.inputs[1].requires_grad
+    need_a, need_b = ctx.needs
     ga = None
     if need_a:
         if b.ndim == 0 and b >= 1:  # the common x**2: no 0 ** negative can occur
@@ -99,7 +102,7 @@ def _pow_vjp(xp, node, g, out, a, b):
             ga = g * 0
         else:  # 0 ** (b − 1) < 0 is +inf, silently (as PyTorch); 0**(0 − 1) is never formed
             zero = b == 0
-            with B.errstate(divide="ignore"):
+            with xp.errstate(divide="ignore"):
                 ga = xp.where(zero, 0, g * b * xp.where(zero, 1, a) ** (b - 1))
     gb = None
     if need_b:
@@ -111,123 +114,120 @@ def _pow_vjp(xp, node, g, out, a, b):
 
 def neg(a: Any) -> Tensor:
     """−a."""
-    a = _t(a)
-    return record(-a.data, "neg", (a,), _neg_vjp)
+    a = as_tensor(a)
+    return record(-a.data, _neg_vjp, (a,))
 
 
-@reads(inputs=False, output=False)
-def _neg_vjp(xp, node, g, out, a):
+@defvjp(neg, reads="nothing", xp=("negative",), methods=("__neg__", "neg"))
+def _neg_vjp(xp, ctx, g, out, a):
     return (-g,)
-
-
-def rsub(a: Any, b: Any) -> Tensor:
-    return sub(b, a)
-
-
-def rdiv(a: Any, b: Any) -> Tensor:
-    return div(b, a)
-
-
-def rpow(a: Any, b: Any) -> Tensor:
-    return pow(b, a)
 
 
 # ----------------------------------------------------------------------------- functions
 def exp(x: Any) -> Tensor:
     """e^x."""
-    x = _t(x)
-    return record(B.exp(x.data), "exp", (x,), _exp_vjp)
+    x = as_tensor(x)
+    return record(B.exp(x.data), _exp_vjp, (x,))
 
 
-@reads(inputs=False)
-def _exp_vjp(xp, node, g, out, x):
+@defvjp(exp, reads="output", xp=("exp",), methods=("exp",), shows="exp' = y")
+def _exp_vjp(xp, ctx, g, out, x):
     return (g * out,)  # (e^x)' = e^x: the forward's output is the derivative
 
 
 def log(x: Any) -> Tensor:
     """Natural logarithm."""
-    x = _t(x)
-    return record(B.log(x.data), "log", (x,), _log_vjp)
+    x = as_tensor(x)
+    return record(B.log(x.data), _log_vjp, (x,))
 
 
-def _log_vjp(xp, node, g, out, x):
+@defvjp(log, reads="inputs", xp=("log",), methods=("log",), shows="log' = 1/x")
+def _log_vjp(xp, ctx, g, out, x):
     return (g / x,)
 
 
 def log1p(x: Any) -> Tensor:
     """log(1 + x), accurate for small x."""
-    x = _t(x)
-    return record(B.log1p(x.data), "log1p", (x,), _log1p_vjp)
+    x = as_tensor(x)
+    return record(B.log1p(x.data), _log1p_vjp, (x,))
 
 
-def _log1p_vjp(xp, node, g, out, x):
+@defvjp(log1p, reads="inputs", xp=("log1p",), methods=("log1p",), shows="f' = 1/(1 + x)")
+def _log1p_vjp(xp, ctx, g, out, x):
     return (g / (x + 1),)
 
 
 def sqrt(x: Any) -> Tensor:
     """√x."""
-    x = _t(x)
-    return record(B.sqrt(x.data), "sqrt", (x,), _sqrt_vjp)
+    x = as_tensor(x)
+    return record(B.sqrt(x.data), _sqrt_vjp, (x,))
 
 
-@reads(inputs=False)
-def _sqrt_vjp(xp, node, g, out, x):
-    with B.errstate(divide="ignore"):  # at x = 0 the derivative is +inf, silently (as PyTorch)
+@defvjp(sqrt, reads="output", xp=("sqrt",), methods=("sqrt",), shows="sqrt' = 1/(2y)")
+def _sqrt_vjp(xp, ctx, g, out, x):
+    with xp.errstate(divide="ignore"):  # at x = 0 the derivative is +inf, silently (as PyTorch)
         return (g / (out * 2),)  # (√x)' = 1 / (2√x), reusing √x
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001
     """|x|; its gradient at 0 is taken as 0 (the subgradient PyTorch uses)."""
-    x = _t(x)
-    return record(B.abs(x.data), "abs", (x,), _abs_vjp)
+    x = as_tensor(x)
+    return record(B.abs(x.data), _abs_vjp, (x,))
 
 
-def _abs_vjp(xp, node, g, out, x):
+@defvjp(abs, reads="inputs", xp=("abs",), methods=("abs", "__abs__"), shows="abs' = sign(x)")
+def _abs_vjp(xp, ctx, g, out, x):
     return (g * xp.sign(x),)
 
 
 def sin(x: Any) -> Tensor:
     """sin x."""
-    x = _t(x)
-    return record(B.sin(x.data), "sin", (x,), _sin_vjp)
+    x = as_tensor(x)
+    return record(B.sin(x.data), _sin_vjp, (x,))
 
 
-def _sin_vjp(xp, node, g, out, x):
+@defvjp(sin, reads="inputs", xp=("sin",), methods=("sin",), shows="sin' = cos x")
+def _sin_vjp(xp, ctx, g, out, x):
     return (g * xp.cos(x),)
 
 
 def cos(x: Any) -> Tensor:
     """cos x."""
-    x = _t(x)
-    return record(B.cos(x.data), "cos", (x,), _cos_vjp)
+    x = as_tensor(x)
+    return record(B.cos(x.data), _cos_vjp, (x,))
 
 
-def _cos_vjp(xp, node, g, out, x):
+@defvjp(cos, reads="inputs", xp=("cos",), methods=("cos",), shows="cos' = −sin x")
+def _cos_vjp(xp, ctx, g, out, x):
     return (-(g * xp.sin(x)),)
 
 
 def erf(x: Any) -> Tensor:
     """The error function erf x = 2/√π ∫₀ˣ e^(−t²) dt."""
-    x = _t(x)
-    return record(B.erf(x.data), "erf", (x,), _erf_vjp)
+    x = as_tensor(x)
+    return record(B.erf(x.data), _erf_vjp, (x,))
 
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
-def _erf_vjp(xp, node, g, out, x):
+@defvjp(erf, reads="inputs", xp=("erf",), methods=("erf",), shows="erf' = 2/√π·e^(−x²)")
+def _erf_vjp(xp, ctx, g, out, x):
     return (g * (xp.exp(-(x * x)) * _TWO_OVER_SQRT_PI),)
 
 
 def sign(x: Any) -> Tensor:
     """−1, 0 or 1 by the sign of x; piecewise constant, so it records nothing."""
-    x = _t(x)
+    x = as_tensor(x)
     return Tensor(B.sign(x.data))
+
+
+nondifferentiable(sign, xp=("sign",), methods=("sign",))
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - PyTorch's names
     """x limited to [min, max]; the gradient passes where min ≤ x ≤ max (PyTorch's convention)."""
-    x = _t(x)
+    x = as_tensor(x)
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
     if any(isinstance(v, Tensor) and v.requires_grad for v in (min, max)):
@@ -235,7 +235,7 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 - Py
         y = x if min is None else maximum(x, min)
         return y if max is None else minimum(y, max)
     lo, hi = _bound(min), _bound(max)
-    return record(B.clip(x.data, lo, hi), "clip", (x,), _clip_vjp, (lo, hi))
+    return record(B.clip(x.data, lo, hi), _clip_vjp, (x,), (lo, hi))
 
 
 def _bound(v: Any) -> Any:
@@ -245,8 +245,10 @@ def _bound(v: Any) -> Any:
     return float(v) if isinstance(v, float) else v
 
 
-def _clip_vjp(xp, node, g, out, x):
-    lo, hi = node.saved
+@defvjp(clip, reads="inputs", xp=("clip",), methods=("clip", "clamp"),
+        shows="f' = 1[lo ≤ x ≤ hi]")
+def _clip_vjp(xp, ctx, g, out, x):
+    lo, hi = ctx.saved
     inside = True
     if lo is not None:
         inside = x >= lo
@@ -257,26 +259,31 @@ def _clip_vjp(xp, node, g, out, x):
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Element-wise max of a and b; at ties each side gets half the gradient."""
-    return _binary("maximum", B.maximum, _maximum_vjp, a, b)
+    return _binary(_maximum_vjp, B.maximum, a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Element-wise min of a and b; at ties each side gets half the gradient."""
-    return _binary("minimum", B.minimum, _maximum_vjp, a, b)
+    return _binary(_minimum_vjp, B.minimum, a, b)
 
 
-def _maximum_vjp(xp, node, g, out, a, b):
+@defvjp(maximum, xp=("maximum",), methods=("maximum",), shows="to the larger; ties split")
+def _maximum_vjp(xp, ctx, g, out, a, b):
     # The input equal to the output gets the gradient; a tie (a == b) splits it evenly, which is
     # also the mean of the two one-sided derivatives.
     share = xp.where(a == b, g * 0.5, g)
     return xp.where(a == out, share, 0), xp.where(b == out, share, 0)
 
 
+_minimum_vjp = defvjp(minimum, xp=("minimum",), methods=("minimum",),
+                      shows="to the smaller; ties split")(_maximum_vjp.rule)
+
+
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` is true, else ``b`` (broadcasting all three); cond gets no gradient."""
     c = cond.data if isinstance(cond, Tensor) else B.asarray(cond)
     if not isinstance(a, Tensor):
-        a = lift(a, b) if isinstance(b, Tensor) else _t(a)
+        a = lift(a, b) if isinstance(b, Tensor) else as_tensor(a)
     if not isinstance(b, Tensor):
         b = lift(b, a)
     try:
@@ -285,57 +292,56 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
         raise ValueError(
             f"where: shapes {c.shape}, {a.shape} and {b.shape} cannot be broadcast together"
         ) from None
-    return record(out, "where", (a, b), _where_vjp, c)
+    return record(out, _where_vjp, (a, b), c)
 
 
-@reads(inputs=False, output=False)
-def _where_vjp(xp, node, g, out, a, b):
-    c = node.saved
+@defvjp(where, reads="nothing", xp=("where",))
+def _where_vjp(xp, ctx, g, out, a, b):
+    c = ctx.saved
     return xp.where(c, g, 0), xp.where(c, 0, g)
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
     """x converted to ``dtype``; the gradient is converted back to x's dtype."""
-    x = _t(x)
+    x = as_tensor(x)
     dtype = B.asarray(0, dtype=dtype).dtype
     if x.data.dtype == dtype:
         return x
     if x.requires_grad and dtype.kind not in "fc":
         return Tensor(x.data.astype(dtype))
-    return record(x.data.astype(dtype), "astype", (x,), _astype_vjp)
+    return record(x.data.astype(dtype), _astype_vjp, (x,))
 
 
-@reads(inputs=False, output=False)
-def _astype_vjp(xp, node, g, out, x):
+@defvjp(astype, reads="nothing", xp=("astype",), methods=("astype", "to"))
+def _astype_vjp(xp, ctx, g, out, x):
     return (xp.astype(g, x.dtype),)
 
 
 # ----------------------------------------------------------------------------- comparisons
-def _compare(f, a: Any, b: Any) -> Tensor:
-    """A boolean tensor; comparisons are piecewise constant and never require grad."""
-    ad = a.data if isinstance(a, Tensor) else a
-    bd = b.data if isinstance(b, Tensor) else b
-    return Tensor(f(ad, bd))
+def _comparison(f, name: str, symbol: str, xp_name: str, methods: tuple, reflected: tuple = ()):
+    """A boolean op on two operands; comparisons are piecewise constant and record nothing."""
 
-
-def _comparison(f, name: str, symbol: str):
     def op(a: Any, b: Any) -> Tensor:
-        return _compare(f, a, b)
+        ad = a.data if isinstance(a, Tensor) else a
+        bd = b.data if isinstance(b, Tensor) else b
+        return Tensor(f(ad, bd))
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"a {symbol} b, element-wise: a boolean tensor that records nothing."
+    nondifferentiable(op, xp=(xp_name,), methods=methods, reflected=reflected)
     return op
 
 
-lt = _comparison(B.less, "lt", "<")
-le = _comparison(B.less_equal, "le", "<=")
-gt = _comparison(B.greater, "gt", ">")
-ge = _comparison(B.greater_equal, "ge", ">=")
-eq = _comparison(B.equal, "eq", "==")
-ne = _comparison(B.not_equal, "ne", "!=")
-logical_and = _comparison(B.logical_and, "logical_and", "and")
-logical_or = _comparison(B.logical_or, "logical_or", "or")
-logical_xor = _comparison(B.logical_xor, "logical_xor", "xor")
+lt = _comparison(B.less, "lt", "<", "less", ("__lt__",))
+le = _comparison(B.less_equal, "le", "<=", "less_equal", ("__le__",))
+gt = _comparison(B.greater, "gt", ">", "greater", ("__gt__",))
+ge = _comparison(B.greater_equal, "ge", ">=", "greater_equal", ("__ge__",))
+eq = _comparison(B.equal, "eq", "==", "equal", ("__eq__",))
+ne = _comparison(B.not_equal, "ne", "!=", "not_equal", ("__ne__",))
+# Boolean masks combine as in NumPy and PyTorch.
+logical_and = _comparison(B.logical_and, "logical_and", "and", "logical_and", ("__and__", "__rand__"))
+logical_or = _comparison(B.logical_or, "logical_or", "or", "logical_or", ("__or__", "__ror__"))
+logical_xor = _comparison(B.logical_xor, "logical_xor", "xor", "logical_xor", ("__xor__", "__rxor__"))
 
 
 def logical_not(x: Any) -> Tensor:
@@ -343,6 +349,12 @@ def logical_not(x: Any) -> Tensor:
     return Tensor(B.logical_not(x.data if isinstance(x, Tensor) else x))
 
 
+nondifferentiable(logical_not, xp=("logical_not",), methods=("__invert__",))
+
+
 def isnan(x: Any) -> Tensor:
     """Where x is NaN (a boolean tensor; records nothing)."""
     return Tensor(B.isnan(x.data if isinstance(x, Tensor) else x))
+
+
+nondifferentiable(isnan, xp=("isnan",), methods=("isnan",))

@@ -1,11 +1,13 @@
-"""Matrix multiplication."""
+"""Matrix multiplication, and the affine map of a linear layer."""
 from __future__ import annotations
 
 from typing import Any
 
 from .. import backend as B
-from ..engine import reads, record
+from ..graph import defvjp, record
 from ..tensor import Tensor, lift
+
+__all__ = ["matmul"]
 
 
 def matmul(a: Any, b: Any) -> Tensor:
@@ -24,38 +26,35 @@ def matmul(a: Any, b: Any) -> Tensor:
             f"{a.shape[-1]} and {b.shape[-2] if b.ndim > 1 else b.shape[0]} differ, or the batch "
             f"shapes do not broadcast)"
         ) from None
-    return record(out, "matmul", (a, b), _matmul_vjp)
+    return record(out, _matmul_vjp, (a, b))
 
 
-def rmatmul(a: Any, b: Any) -> Tensor:
-    return matmul(b, a)
-
-
-@reads(output=False)
-def _matmul_vjp(xp, node, g, out, a, b):
+@defvjp(matmul, reads="inputs", xp=("matmul",), methods=("__matmul__", "matmul"),
+        reflected=("__rmatmul__",), shows="∂A = G·Bᵀ,  ∂B = Aᵀ·G")
+def _matmul_vjp(xp, ctx, g, out, a, b):
     # For C = A B: dA = dC Bᵀ and dB = Aᵀ dC. A 1-d operand is a row (left) or column (right)
     # vector whose added axis the forward dropped, so the rule puts it back around the product;
     # batch axes the forward broadcast are summed by the engine.
-    need_a, need_b = node.inputs[0].requires_grad, node.inputs[1].requires_grad
+    need_a, need_b = ctx.needs
     ga = gb = None
     if a.ndim == 1 and b.ndim == 1:
         ga = g * b if need_a else None
         gb = g * a if need_b else None
     elif a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m)
         if need_a:
-            ga = xp.squeeze(xp.matmul(xp.expand_dims(g, -2), xp.swapaxes(b, -1, -2)), -2)
+            ga = xp.squeeze(xp.matmul(xp.expand_dims(g, -2), xp.matrix_transpose(b)), -2)
         if need_b:
             gb = xp.matmul(xp.expand_dims(a, -1), xp.expand_dims(g, -2))
     elif b.ndim == 1:  # (..., n, k) @ (k,) -> (..., n)
         if need_a:
             ga = xp.matmul(xp.expand_dims(g, -1), xp.expand_dims(b, -2))
         if need_b:
-            gb = xp.squeeze(xp.matmul(xp.swapaxes(a, -1, -2), xp.expand_dims(g, -1)), -1)
+            gb = xp.squeeze(xp.matmul(xp.matrix_transpose(a), xp.expand_dims(g, -1)), -1)
     else:
         if need_a:
-            ga = xp.matmul(g, xp.swapaxes(b, -1, -2))
+            ga = xp.matmul(g, xp.matrix_transpose(b))
         if need_b:
-            gb = xp.matmul(xp.swapaxes(a, -1, -2), g)
+            gb = xp.matmul(xp.matrix_transpose(a), g)
     return ga, gb
 
 
@@ -75,7 +74,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
         )
     out = B.matmul(x.data, weight.data.T)
     if bias is None:
-        return record(out, "linear", (x, weight), _linear_vjp)
+        return record(out, _linear_vjp, (x, weight))
     bias = bias if isinstance(bias, Tensor) else lift(bias, x)
     if bias.shape not in ((weight.shape[0],), ()):
         raise ValueError(f"linear: bias of shape {bias.shape} for {weight.shape[0]} outputs")
@@ -83,20 +82,20 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
         out += bias.data
     else:
         out = out + bias.data
-    return record(out, "linear", (x, weight, bias), _linear_vjp)
+    return record(out, _linear_vjp, (x, weight, bias))
 
 
-@reads(output=False)
-def _linear_vjp(xp, node, g, out, x, w, b=None):
+@defvjp(linear, reads="inputs", shows="∂x = G·W,  ∂W = Gᵀ·x,  ∂b = Σ G")
+def _linear_vjp(xp, ctx, g, out, x, w, b=None):
     # y = x Wᵀ + b: dx = g W, dW = gᵀ x summed over every batch axis, db = g (the engine sums
     # it over the batch axes, as for any broadcast add).
-    ins = node.inputs
-    gx = xp.matmul(g, w) if ins[0].requires_grad else None
+    needs = ctx.needs
+    gx = xp.matmul(g, w) if needs[0] else None
     gw = None
-    if ins[1].requires_grad:
+    if needs[1]:
         g2 = xp.reshape(g, (-1, w.shape[0]))
         x2 = xp.reshape(x, (-1, w.shape[1]))
-        gw = xp.matmul(xp.swapaxes(g2, 0, 1), x2)
+        gw = xp.matmul(xp.matrix_transpose(g2), x2)
     if b is None:
         return gx, gw
-    return gx, gw, (g if ins[2].requires_grad else None)
+    return gx, gw, (g if needs[2] else None)

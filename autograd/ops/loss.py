@@ -9,16 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend as B
-from ..engine import reads, record
-from ..tensor import Tensor, lift
+from ..graph import composite, defvjp, record
+from ..tensor import Tensor, as_tensor, lift
 from .activation import log_softmax
-from .elementwise import _t
 from .reduce import mean, sum
 from .shape import getitem
 
+__all__ = [
+    "squared_error", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "cross_entropy", "nll_loss",
+]
+
 
 def _pair(name: str, pred: Any, target: Any) -> tuple:
-    pred = _t(pred)
+    pred = as_tensor(pred)
     target = lift(target, pred)
     if pred.shape != target.shape:
         raise ValueError(f"{name}: prediction shape {pred.shape} and target shape {target.shape} differ")
@@ -36,21 +40,21 @@ def _reduce(name: str, losses: Tensor, reduction: str) -> Tensor:
 
 
 def squared_error(pred: Any, target: Any) -> Tensor:
-    """E = ½ Σ_k (pred_k − t_k)², the cost the backpropagation text starts from.
+    """E = ½ Σ_k (pred_k − t_k)², the squared-error cost of backpropagation.
 
     Backward: ∂E/∂pred_k = pred_k − t_k. Chained through pred = g(z) and z_k = Σ_j x_j w_{j,k},
-    this gives the text's ∂E/∂w_{j,k} = (g(z_k) − t_k) g'(z_k) x_j.
+    this gives ∂E/∂w_{j,k} = (g(z_k) − t_k) g'(z_k) x_j (docs/derivations.md, "The cost").
     """
     pred, target = _pair("squared_error", pred, target)
-    d = pred.data - target.data
-    return record(B.vdot(d, d) * 0.5, "squared_error", (pred, target), _squared_error_vjp)
+    d = B.reshape(pred.data - target.data, (-1,))
+    return record(B.vecdot(d, d) * 0.5, _squared_error_vjp, (pred, target))
 
 
-@reads(output=False)
-def _squared_error_vjp(xp, node, g, out, pred, target):
+@defvjp(squared_error, reads="inputs", shows="∂E/∂p = p − t")
+def _squared_error_vjp(xp, ctx, g, out, pred, target):
     d = pred - target  # a fresh array, so g (a scalar) scales it in place
     d *= g
-    return d, (-d if node.inputs[1].requires_grad else None)
+    return d, (-d if ctx.needs[1] else None)
 
 
 def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -58,6 +62,9 @@ def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
     pred, target = _pair("mse_loss", pred, target)
     d = pred - target
     return _reduce("mse_loss", d * d, reduction)
+
+
+composite(mse_loss)
 
 
 _LOG_FLOOR = -100.0  # PyTorch clamps log p at −100 so that p = 0 or 1 gives a finite loss
@@ -70,26 +77,27 @@ def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor
     ∂/∂t = log(1 − p) − log p.
     """
     p, target = _pair("binary_cross_entropy", p, target)
-    if p.data.size and (B.amin(p.data) < 0 or B.amax(p.data) > 1):
+    if p.data.size and (B.min(p.data) < 0 or B.max(p.data) > 1):
         raise ValueError(
             f"binary_cross_entropy: probabilities must lie in [0, 1]; got values in "
-            f"[{B.amin(p.data)}, {B.amax(p.data)}] (use binary_cross_entropy_with_logits for logits)"
+            f"[{B.min(p.data)}, {B.max(p.data)}] (use binary_cross_entropy_with_logits for logits)"
         )
     t = target.data
     tiny = B.finfo(p.dtype).smallest_subnormal  # log(tiny) < −100, and log never sees 0
     log_p = B.maximum(B.log(B.maximum(p.data, tiny)), _LOG_FLOOR)
     log_q = B.maximum(B.log(B.maximum(1 - p.data, tiny)), _LOG_FLOOR)
     losses = -(t * log_p + (1 - t) * log_q)
-    out = record(losses, "binary_cross_entropy", (p, target), _bce_vjp, tiny)
+    out = record(losses, _bce_vjp, (p, target), tiny)
     return _reduce("binary_cross_entropy", out, reduction)
 
 
-def _bce_vjp(xp, node, g, out, p, t):
-    need_p, need_t = node.inputs[0].requires_grad, node.inputs[1].requires_grad
+@defvjp(binary_cross_entropy, reads="inputs", shows="∂/∂p = (p − t) / (p(1 − p))")
+def _bce_vjp(xp, ctx, g, out, p, t):
+    need_p, need_t = ctx.needs
     gp = g * (p - t) / xp.maximum(p * (1 - p), 1e-12) if need_p else None
     gt = None
     if need_t:
-        tiny = node.saved
+        tiny = ctx.saved
         log_p = xp.maximum(xp.log(xp.maximum(p, tiny)), _LOG_FLOOR)
         log_q = xp.maximum(xp.log(xp.maximum(1 - p, tiny)), _LOG_FLOOR)
         gt = g * (log_q - log_p)
@@ -104,12 +112,14 @@ def binary_cross_entropy_with_logits(z: Any, target: Any, reduction: str = "mean
     """
     z, target = _pair("binary_cross_entropy_with_logits", z, target)
     losses = B.logaddexp(0, z.data) - target.data * z.data
-    out = record(losses, "bce_with_logits", (z, target), _bce_logits_vjp)
+    out = record(losses, _bce_logits_vjp, (z, target))
     return _reduce("binary_cross_entropy_with_logits", out, reduction)
 
 
-def _bce_logits_vjp(xp, node, g, out, z, t):
-    need_z, need_t = node.inputs[0].requires_grad, node.inputs[1].requires_grad
+@defvjp(binary_cross_entropy_with_logits, name="bce_with_logits", reads="inputs",
+        shows="∂/∂z = σ(z) − t")
+def _bce_logits_vjp(xp, ctx, g, out, z, t):
+    need_z, need_t = ctx.needs
     return (g * (xp.sigmoid(z) - t) if need_z else None), (-(g * z) if need_t else None)
 
 
@@ -132,7 +142,7 @@ def _labels(name: str, labels: Any, n_classes: int, batch_shape: tuple):
 def nll_loss(log_probs: Any, labels: Any, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood −log p[label] of integer class labels, given log-probabilities of
     shape (N, C) (or (C,) with a single label). Its gradient is −1 at each label's entry."""
-    log_probs = _t(log_probs)
+    log_probs = as_tensor(log_probs)
     if log_probs.ndim == 1:
         lab = _labels("nll_loss", labels, log_probs.shape[0], ())
         return _reduce("nll_loss", -getitem(log_probs, int(lab)), reduction)
@@ -144,11 +154,14 @@ def nll_loss(log_probs: Any, labels: Any, reduction: str = "mean") -> Tensor:
     return _reduce("nll_loss", -picked, reduction)
 
 
+composite(nll_loss)
+
+
 def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy of logits (N, C) (or (C,)) against integer class labels, as
     −log_softmax(z)[label]; the log-softmax keeps large logits finite. Given float targets of
     the logits' shape instead, it is −Σ_c t_c log_softmax(z)_c (soft labels)."""
-    logits = _t(logits)
+    logits = as_tensor(logits)
     logp = log_softmax(logits, axis=-1)
     targets = labels.data if isinstance(labels, Tensor) else B.asarray(labels)
     if targets.dtype.kind == "f":
@@ -170,3 +183,6 @@ def _named_nll(name: str, logp: Tensor, labels: Any, reduction: str) -> Tensor:
         return nll_loss(logp, labels, reduction)
     except (IndexError, ValueError, TypeError) as e:
         raise type(e)(str(e).replace("nll_loss", name, 1)) from None
+
+
+composite(cross_entropy)

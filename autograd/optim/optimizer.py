@@ -12,8 +12,8 @@ import copy
 from typing import Any, Callable, Iterable, Optional, Union
 
 from .. import backend as B
-from ..engine import enable_grad
-from ..tensor import Tensor
+from ..graph import enable_grad
+from ..tensor import Tensor, zero_grads
 
 __all__ = ["Optimizer", "required"]
 
@@ -85,12 +85,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of every parameter: to None (default, as PyTorch), or to zeros."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
-                else:
-                    p.grad.data[...] = 0
+        zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
         """Update the parameters once. ``closure``, if given, re-evaluates the model and returns

@@ -46,30 +46,6 @@ FLOW_COLOURS = ("#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6",
 DARK_BIN = 5  # from this bin on, text on the fill is white
 FLOW_LABELS = ("<1e-4", "1e-4", "1e-3", "0.01", "0.1", "1", "10", "100", "≥1e3")
 
-#: The backward rule each op applies, shown under its name.
-RULES = {
-    "sigmoid": "σ' = p(1−p)",
-    "tanh": "tanh' = 1 − y²",
-    "softmax": "J = diag(p) − ppᵀ",
-    "log_softmax": "J = I − 1pᵀ,  p = eʸ",
-    "relu": "relu' = 1[y > 0]",
-    "leaky_relu": "f' = 1 (z > 0) else slope",
-    "elu": "f' = 1 (z > 0) else y + α",
-    "gelu": "f' = Φ(z) + z·φ(z)",
-    "silu": "f' = σ(z)(1 + z(1 − σ(z)))",
-    "softplus": "f' = σ(z)",
-    "exp": "exp' = y",
-    "log": "log' = 1/x",
-    "sqrt": "sqrt' = 1/(2y)",
-    "logsumexp": "∂/∂z = softmax(z)",
-    "matmul": "∂A = G·Bᵀ,  ∂B = Aᵀ·G",
-    "linear": "∂x = G·W,  ∂W = Gᵀ·x,  ∂b = Σ G",
-    "squared_error": "∂E/∂p = p − t",
-    "bce_with_logits": "∂/∂z = σ(z) − t",
-    "binary_cross_entropy": "∂/∂p = (p − t) / (p(1 − p))",
-}
-
-
 @dataclass
 class Options:
     """The drawing options of :func:`autograd.viz.draw_graph` (see there)."""
@@ -258,12 +234,12 @@ class _Emitter:
     def op_attrs(self, it: Item) -> dict:
         name = it.node.name
         parts = [f"<b>{esc(name)}</b>"]
-        rule = RULES.get(name) if self.opts.show_rules else None
+        rule = it.node.op.shows if self.opts.show_rules else None
         if rule:
             parts.append(f'<font point-size="8" color="{RULE_COLOUR}">{esc(rule)}</font>')
         flags = []
         if self.flow is not None and not it.out.released:
-            flags = _flow.op_flags(name, B.to_numpy(it.out.data), self.opts.saturation)
+            flags = _flow.op_flags(it.node, B.to_numpy(it.out.data), self.opts.saturation)
             for lv, txt in flags:
                 colour = LEVEL_COLOURS[lv]
                 parts.append(f'<font point-size="8" color="{colour}">'
@@ -286,7 +262,7 @@ class _Emitter:
         flags = []
         if self.flow is not None:
             for t in (t for t in it.ops if not t.released):
-                for lv, txt in _flow.op_flags(t.grad_fn.name, B.to_numpy(t.data),
+                for lv, txt in _flow.op_flags(t.grad_fn, B.to_numpy(t.data),
                                               self.opts.saturation):
                     if lv:
                         flags.append((lv, f"{t.grad_fn.name} {txt}"))

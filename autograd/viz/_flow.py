@@ -118,32 +118,33 @@ def tensor_flags(g: Any, requires_grad: bool, vanishing: float, exploding: float
     return []
 
 
-def op_flags(name: str, y: Any, saturation: float) -> list:
-    """``[(level, text)]`` for an op from its output ``y``: a saturated sigmoid/tanh/softmax
-    (its local derivative below ``saturation`` everywhere) or a ReLU that passes nothing.
-    Partial saturation gives an informational line (level ``""``)."""
+def op_flags(node: Any, y: Any, saturation: float) -> list:
+    """``[(level, text)]`` for an op from its output ``y``, as its registration's ``diagnose``
+    asks (``graph.Diagnose``): a saturating op (sigmoid, tanh, softmax) whose local slope is
+    below ``saturation`` everywhere, or a gate (ReLU) that passes nothing. Partial saturation
+    gives an informational line (level ``""``)."""
+    how = node.op.diagnose
     y = np.asarray(y)
-    if y.size == 0 or y.dtype.kind != "f":
+    if how is None or y.size == 0 or y.dtype.kind != "f":
         return []
-    y = y.astype(np.float64)
     with np.errstate(all="ignore"):
-        if name in ("sigmoid", "softmax", "log_softmax"):
-            p = np.exp(y) if name == "log_softmax" else y
-            d, what = p * (1 - p), "p(1−p)"
-        elif name == "tanh":
-            d, what = 1 - y * y, "1 − y²"
-        elif name == "relu":
-            passing = int(np.count_nonzero(y > 0))
+        y = y.astype(np.float64)
+        if how.slope is not None:
+            d = how.slope(y)
+        else:  # the op's own rule on a gradient of ones: its slope, element by element
+            (d,) = node.op.rule(B, node, np.ones_like(y), y, None)
+        d = np.abs(np.asarray(d, dtype=np.float64))
+        if how.kind == "gate":
+            passing = int(np.count_nonzero(d))
             if passing == 0:
                 return [(WARN, "dead: passes no gradient")]
             if passing < y.size:
                 return [("", f"passes {passing}/{y.size}")]
             return []
-        else:
-            return []
         finite = np.isfinite(d)
         if not finite.any():
             return []
+        what = how.text or node.op.shows.split(" = ", 1)[-1]
         low = int(np.count_nonzero(finite & (d < saturation)))
         if low == int(np.count_nonzero(finite)):
             return [(WARN, f"saturated: max {what} = {float(np.max(d[finite])):.1e}")]

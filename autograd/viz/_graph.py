@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Iterable, Optional, Union
 
+from ..graph import op_outputs
 from ..tensor import Tensor
 
 Scope = tuple
@@ -91,29 +92,10 @@ def _parameter_class() -> Any:
 
 
 def collect(roots: list) -> list:
-    """Every tensor reachable from ``roots`` that an op produced, sorted by creation (inputs
-    before the ops that use them). Iterative depth-first search.
-
-    One tensor per op: after ``backward()`` a consumer it ran holds a ``ReleasedTensor`` stub of
-    its input while other consumers (or the caller) may still hold the tensor itself; both stand
-    for the same node's output, and the one that still has values is kept.
-    """
-    rep: dict = {}  # node -> the tensor drawn for its output
-    stack = [r for r in roots if r.grad_fn is not None]
-    while stack:
-        t = stack.pop()
-        known = rep.get(t.grad_fn)
-        if known is not None:
-            if known.released and not t.released:
-                rep[t.grad_fn] = t
-            continue
-        rep[t.grad_fn] = t
-        for p in t.grad_fn.inputs:
-            if p.grad_fn is not None:
-                k = rep.get(p.grad_fn)
-                if k is None or (k.released and not p.released):
-                    stack.append(p)
-    return sorted(rep.values(), key=lambda t: t.grad_fn.seq)
+    """Every tensor reachable from ``roots`` that an op produced, one per op (a live tensor
+    rather than a stub of it, see ``autograd.memory``), sorted by creation: inputs before the
+    ops that use them."""
+    return sorted(op_outputs(roots).values(), key=lambda t: t.grad_fn.seq)
 
 
 def canonical_inputs(op_tensors: list):

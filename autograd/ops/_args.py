@@ -1,0 +1,30 @@
+"""Argument handling shared by the ops: ``axis``/``dim`` and shapes given as ``f(2, 3)`` or
+``f((2, 3))``."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def axis_arg(axis: Any, dim: Any, default: Any = None) -> Any:
+    """The axis argument: NumPy's ``axis``, or PyTorch's ``dim`` when that was given instead
+    (giving both is an error); ``default`` when neither was."""
+    if dim is not None:
+        if axis is not None and axis != default:
+            raise TypeError("give axis or dim, not both")
+        return dim
+    return default if axis is None else axis
+
+
+def shape_arg(shape: tuple) -> tuple:
+    """Accept both ``f(2, 3)`` and ``f((2, 3))``, as PyTorch and NumPy do."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def normalize_axis(axis: int, ndim: int, op: str) -> int:
+    """``axis`` as a non-negative int below ``ndim``, or an error naming ``op`` and the bad axis."""
+    a = int(axis)
+    if not -ndim <= a < max(ndim, 1):
+        raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+    return a % ndim if ndim else 0
