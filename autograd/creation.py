@@ -8,12 +8,12 @@ import numpy as _np  # the random generator is a host-side concern
 from . import backend as B
 from .tensor import Tensor
 
-float16 = B.asarray(0, dtype="float16").dtype
+float16 = B.float16
 float32 = B.float32
 float64 = B.float64
-int32 = B.asarray(0, dtype="int32").dtype
-int64 = B.asarray(0, dtype="int64").dtype
-bool_ = B.asarray(True).dtype
+int32 = B.int32
+int64 = B.int64
+bool_ = B.bool
 
 _rng = _np.random.default_rng()
 

@@ -34,13 +34,10 @@ tensor per node, preferring the one that still has values (:func:`prefer`).
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from . import backend as B
 from .tensor import Tensor, _Size
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .graph import Node
 
 #: Intermediates with fewer elements than this are always kept whole (cheap, and printable).
 KEEP_BELOW = 1024
@@ -137,7 +134,7 @@ def stub_unread(inputs: tuple) -> tuple:
     return inputs if kept is None else tuple(kept)
 
 
-def release(node: "Node", stubs: dict) -> None:
+def release(node: Any, stubs: dict) -> None:
     """Rule 2: free what ``node`` kept for backward. Its saved values go, and each large
     non-leaf input becomes a stub (one per tensor, shared by all its consumers through
     ``stubs``)."""

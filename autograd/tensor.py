@@ -7,12 +7,9 @@ op lives in one place; ``backward()`` is attached by ``engine.py``.
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from . import backend as B
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .graph import Node
 
 DTypeLike = Any
 
@@ -79,7 +76,7 @@ class Tensor:
                 f"only floating-point tensors can require gradients; got dtype {self.data.dtype}"
             )
         self.requires_grad = bool(requires_grad)
-        self.grad_fn: Optional["Node"] = None
+        self.grad_fn: Any = None  # the graph node that made this tensor (None for a leaf)
         self._grad: Optional[Tensor] = None
         self.name = name
 

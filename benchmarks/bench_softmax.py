@@ -5,7 +5,7 @@
     E.backward()                       # dE/dz into z.grad
 
 The cost and the softmax Jacobian (diag(p) - p p^T, applied as a product) are the ones the
-backpropagation text derives. Contenders:
+derivation in docs/derivations.md gives. Contenders:
 
 * ours  : the above;
 * numpy : hand-written NumPy: e = exp(z - max z); p = e / sum e; d = p - t; E = d.d / 2;

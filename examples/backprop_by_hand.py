@@ -1,6 +1,6 @@
 """Backpropagation by hand, checked against the engine.
 
-The backpropagation text this project starts from takes one layer of K neurons with inputs
+docs/derivations.md ("The cost") takes one layer of K neurons with inputs
 x_1 .. x_M and weights w_{j,k}:
 
     z_k = Σ_j x_j w_{j,k},    y_k = g(z_k),    E = ½ Σ_k (g(z_k) − t_k)²

@@ -1,6 +1,6 @@
 """Pictures of a computation graph: train a small network, then draw the graph of its loss.
 
-The network is the one of the backpropagation text, one hidden layer deep: 2 inputs → 4 sigmoid
+The network is the one of docs/derivations.md, one hidden layer deep: 2 inputs → 4 sigmoid
 units → 1 sigmoid output, trained on the XOR pattern (four corners of the square, with noisy
 copies) with the squared-error cost E = ½ Σ (p − t)². After training, the script draws the
 graph of the loss of the four corner points, twice (with ``autograd.viz``):

@@ -4,7 +4,8 @@ A consumer whose rule does not read its inputs (add, reshape, tanh, ...) stores 
 ReleasedTensor stub for a large intermediate whose producer's rule does not read its own output
 (matmul, add, ...). These tests force that path for every array size (KEEP_BELOW = 0) and check
 that gradients, second derivatives, retain_grad, ag.grad and pictures are unaffected, so that a
-wrong `@reads` declaration on any rule would show up as a wrong number here.
+wrong `reads=` declaration would show up as a wrong number here (tests/test_registry.py
+checks every registered op the same way, one op at a time).
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def stubs_in_graph(out):
 
 
 # Each composes a producer whose rule ignores its output with a consumer whose rule ignores its
-# inputs, so that intermediates are stubbed; together they cover every rule declared with @reads.
+# inputs, so that intermediates are stubbed; together they cover the common producer-consumer pairs.
 COMPOSITES = {
     "matmul-add-tanh": (lambda x, w, b: ((x @ w) + b).tanh(), lambda: (T(4, 3), T(3, 5), T(5))),
     "mul-sub-sigmoid": (lambda x, w: ((x * w) - 1.0).sigmoid(), lambda: (T(4, 3), T(3))),

@@ -1,4 +1,4 @@
-"""The backpropagation text's formulas, checked against hand-written NumPy.
+"""The formulas of docs/derivations.md, checked against hand-written NumPy.
 
 For a one-layer network z_k = Σ_j x_j w_{j,k} with cost E = ½ Σ_k (g(z_k) − t_k)², the text
 derives ∂E/∂w_{j,k} = (g(z_k) − t_k) g'(z_k) x_j, with σ' = p(1 − p), tanh' = 1 − tanh², and the

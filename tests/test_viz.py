@@ -103,7 +103,7 @@ def svg_text(root: ET.Element) -> str:
 
 # ----------------------------------------------------------------------------- graphs
 def sigmoid_net():
-    """The backpropagation text's one-layer network: E = ½ Σ_k (σ(z_k) − t_k)², z = x w."""
+    """The one-layer network of docs/derivations.md: E = ½ Σ_k (σ(z_k) − t_k)², z = x w."""
     x = ag.tensor([[0.5, -1.0, 2.0]], name="x")
     w = ag.tensor([[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]], requires_grad=True, name="w")
     t = ag.tensor([[0.0, 1.0]], name="t")

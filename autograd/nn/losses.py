@@ -29,7 +29,7 @@ class _Loss(Module):
 
 
 class SquaredError(Module):
-    """E = ½ Σ (pred − target)², the backpropagation text's cost (no reduction option: it is
+    """E = ½ Σ (pred − target)², the cost of docs/derivations.md (no reduction option: it is
     always this sum)."""
 
     def forward(self, pred: Tensor, target: Any) -> Tensor:

@@ -1,4 +1,4 @@
-"""Losses: the squared error of the backpropagation text, MSE, and the cross-entropy family.
+"""Losses: the squared error of docs/derivations.md, MSE, and the cross-entropy family.
 
 ``reduction`` is ``'mean'`` (default), ``'sum'`` or ``'none'``, as in PyTorch. Targets must have
 the prediction's shape: a silent broadcast of, say, (N,) against (N, 1) gives a wrong loss, so
