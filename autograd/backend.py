@@ -58,6 +58,7 @@ sqrt = np.sqrt
 sin = np.sin
 cos = np.cos
 tanh = np.tanh
+atan2 = np.atan2
 maximum = np.maximum
 minimum = np.minimum
 clip = np.clip
@@ -98,7 +99,7 @@ STANDARD = (
     "bool", "int32", "int64", "float32", "float64", "finfo", "result_type", "astype",
     "asarray", "zeros", "ones", "full", "empty", "arange", "eye", "zeros_like", "ones_like",
     "add", "subtract", "multiply", "divide", "pow", "abs", "sign", "exp", "expm1", "log", "log1p",
-    "logaddexp", "sqrt", "sin", "cos", "tanh", "maximum", "minimum", "clip", "where", "greater",
+    "logaddexp", "sqrt", "sin", "cos", "tanh", "atan2", "maximum", "minimum", "clip", "where", "greater",
     "greater_equal", "less", "less_equal", "equal", "not_equal", "isfinite", "isnan",
     "logical_and", "logical_or", "logical_xor", "logical_not",
     "sum", "mean", "max", "min", "argmax", "argmin",

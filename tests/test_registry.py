@@ -85,6 +85,7 @@ CASES = {
     "sin": case(lambda a: a.sin(), T(3, 4)),
     "cos": case(lambda a: a.cos(), T(3, 4)),
     "erf": case(lambda a: a.erf(), T(3, 4)),
+    "atan2": case(lambda y, x: ag.atan2(y, x), T(3, 4), away(4, gap=0.5)),
     "clip": case(lambda a: a.clip(-1.0, 1.0), away(3, 4, points=(-1.0, 1.0))),
     "maximum": case(lambda a, b: ag.maximum(a, b), *apart(3, 4)),
     "minimum": case(lambda a, b: ag.minimum(a, b), *apart(3, 4)),

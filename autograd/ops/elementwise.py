@@ -16,7 +16,7 @@ from ..tensor import Tensor, as_tensor, lift
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs", "sin", "cos",
-    "erf", "sign", "clip", "maximum", "minimum", "where", "astype", "isnan",
+    "erf", "atan2", "sign", "clip", "maximum", "minimum", "where", "astype", "isnan",
 ]
 
 
@@ -214,6 +214,20 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 @defvjp(erf, reads="inputs", xp=("erf",), methods=("erf",), shows="erf' = 2/√π·e^(−x²)")
 def _erf_vjp(xp, ctx, g, out, x):
     return (g * (xp.exp(-(x * x)) * _TWO_OVER_SQRT_PI),)
+
+
+def atan2(y: Any, x: Any) -> Tensor:
+    """The angle of the point (x, y), in (−π, π], element-wise with broadcasting."""
+    return _binary(_atan2_vjp, B.atan2, y, x)
+
+
+@defvjp(atan2, reads="inputs", xp=("atan2",), methods=("atan2",),
+        shows="∂y = x/r²,  ∂x = −y/r²")
+def _atan2_vjp(xp, ctx, g, out, y, x):
+    # atan2(y, x) = atan(y/x) up to a constant: ∂/∂y = x/(x² + y²), ∂/∂x = −y/(x² + y²).
+    need_y, need_x = ctx.needs
+    g_r2 = g / (x * x + y * y)
+    return (g_r2 * x if need_y else None), (-(g_r2 * y) if need_x else None)
 
 
 def sign(x: Any) -> Tensor:
