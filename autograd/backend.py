@@ -3,9 +3,10 @@
 Op code never imports NumPy: it takes its array functions from here, as ``B.exp``, ``B.sum``, ...
 Everything it may use is listed below, in two groups.
 
-* ``STANDARD``: functions and dtypes of the array API standard (data-apis.org/array-api,
-  2023.12), under the standard's names and signatures. NumPy 2 implements each of them; so do
-  CuPy, PyTorch (through array-api-compat) and JAX.
+* ``STANDARD`` and ``DTYPES``: the functions and dtypes of the array API standard
+  (data-apis.org/array-api, 2023.12), under the standard's names and signatures. NumPy 2.1
+  implements each of them; so do CuPy, PyTorch (through array-api-compat) and JAX. A new op that
+  needs one of them finds it here already.
 * ``EXTRAS``: the short list of things the standard lacks, each written out here in a few lines
   so that another library's version is easy to supply: error-state handling, two special
   functions, the adjoint of indexing, indexing as a function, the placeholder array of the
@@ -22,91 +23,55 @@ import math
 import numpy as np
 
 # ----------------------------------------------------------------------------- the standard
-# dtypes
+#: The array API standard's functions (2023.12), by the standard's own grouping. NumPy 2.1 and
+#: later implement every one under this name and signature; each is an attribute of this module.
+STANDARD = (
+    # element-wise
+    "abs", "acos", "acosh", "add", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and",
+    "bitwise_left_shift", "bitwise_invert", "bitwise_or", "bitwise_right_shift", "bitwise_xor",
+    "ceil", "clip", "conj", "copysign", "cos", "cosh", "divide", "equal", "exp", "expm1", "floor",
+    "floor_divide", "greater", "greater_equal", "hypot", "imag", "isfinite", "isinf", "isnan",
+    "less", "less_equal", "log", "log1p", "log2", "log10", "logaddexp", "logical_and",
+    "logical_not", "logical_or", "logical_xor", "maximum", "minimum", "multiply", "negative",
+    "not_equal", "positive", "pow", "real", "remainder", "round", "sign", "signbit", "sin", "sinh",
+    "square", "sqrt", "subtract", "tan", "tanh", "trunc",
+    # creation
+    "arange", "asarray", "empty", "empty_like", "eye", "full", "full_like", "linspace",
+    "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like",
+    # data types
+    "astype", "can_cast", "finfo", "iinfo", "isdtype", "result_type",
+    # manipulation
+    "broadcast_arrays", "broadcast_to", "concat", "expand_dims", "flip", "moveaxis",
+    "permute_dims", "repeat", "reshape", "roll", "squeeze", "stack", "tile", "unstack",
+    # searching, sorting, sets
+    "argmax", "argmin", "nonzero", "searchsorted", "where", "argsort", "sort", "unique_values",
+    # statistics and utilities
+    "cumulative_sum", "max", "mean", "min", "prod", "std", "sum", "var", "all", "any",
+    # linear algebra and indexing
+    "matmul", "matrix_transpose", "tensordot", "vecdot", "take",
+)
+for _name in STANDARD:
+    globals()[_name] = getattr(np, _name)
+
+#: The standard's dtypes, as dtype objects.
+DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64")
 bool = np.dtype(np.bool_)  # noqa: A001 - the standard's name
+int8 = np.dtype(np.int8)
+int16 = np.dtype(np.int16)
 int32 = np.dtype(np.int32)
 int64 = np.dtype(np.int64)
+uint8 = np.dtype(np.uint8)
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
-finfo = np.finfo
-result_type = np.result_type
-astype = np.astype
-# creation
-asarray = np.asarray
-zeros = np.zeros
-ones = np.ones
-full = np.full
-empty = np.empty
-arange = np.arange
-eye = np.eye
-zeros_like = np.zeros_like
-ones_like = np.ones_like
-# element-wise
-add = np.add
-subtract = np.subtract
-multiply = np.multiply
-divide = np.divide
-pow = np.pow  # noqa: A001
-abs = np.abs  # noqa: A001
-sign = np.sign
-exp = np.exp
-expm1 = np.expm1
-log = np.log
-log1p = np.log1p
-logaddexp = np.logaddexp
-sqrt = np.sqrt
-sin = np.sin
-cos = np.cos
-tanh = np.tanh
-atan2 = np.atan2
-maximum = np.maximum
-minimum = np.minimum
-clip = np.clip
-where = np.where
-greater = np.greater
-greater_equal = np.greater_equal
-less = np.less
-less_equal = np.less_equal
-equal = np.equal
-not_equal = np.not_equal
-isfinite = np.isfinite
-isnan = np.isnan
-logical_and = np.logical_and
-logical_or = np.logical_or
-logical_xor = np.logical_xor
-logical_not = np.logical_not
-# reductions and searching
-sum = np.sum  # noqa: A001
-mean = np.mean
-max = np.max  # noqa: A001
-min = np.min  # noqa: A001
-argmax = np.argmax
-argmin = np.argmin
-# shape
-reshape = np.reshape
-permute_dims = np.permute_dims
-matrix_transpose = np.matrix_transpose
-expand_dims = np.expand_dims
-squeeze = np.squeeze
-broadcast_to = np.broadcast_to
-concat = np.concat
-stack = np.stack
-# linear algebra
-matmul = np.matmul
-vecdot = np.vecdot
 
-STANDARD = (
-    "bool", "int32", "int64", "float32", "float64", "finfo", "result_type", "astype",
-    "asarray", "zeros", "ones", "full", "empty", "arange", "eye", "zeros_like", "ones_like",
-    "add", "subtract", "multiply", "divide", "pow", "abs", "sign", "exp", "expm1", "log", "log1p",
-    "logaddexp", "sqrt", "sin", "cos", "tanh", "atan2", "maximum", "minimum", "clip", "where", "greater",
-    "greater_equal", "less", "less_equal", "equal", "not_equal", "isfinite", "isnan",
-    "logical_and", "logical_or", "logical_xor", "logical_not",
-    "sum", "mean", "max", "min", "argmax", "argmin",
-    "reshape", "permute_dims", "matrix_transpose", "expand_dims", "squeeze", "broadcast_to",
-    "concat", "stack",
-    "matmul", "vecdot",
-)
+
+def __getattr__(name: str):
+    # Only reached for a name outside the lists: say what the backend offers.
+    raise AttributeError(
+        f"the backend has no {name!r}: it offers the array API standard's functions (STANDARD), "
+        f"its dtypes (DTYPES) and a short list of extras (EXTRAS)"
+    )
+
 
 # ----------------------------------------------------------------------------- the extras
 EXTRAS = (

@@ -123,17 +123,18 @@ def test_no_import_cycles():
 
 
 def test_the_backend_lists_the_standard_and_its_extras():
-    assert set(B.STANDARD) <= ARRAY_API, "names in STANDARD that the array API does not have"
-    assert not set(B.STANDARD) & set(B.EXTRAS)
+    assert set(B.STANDARD) | set(B.DTYPES) <= ARRAY_API, "names the array API does not have"
+    assert not (set(B.STANDARD) | set(B.DTYPES)) & set(B.EXTRAS)
     public = {n for n in vars(B) if not n.startswith("_") and n not in ("annotations", "math", "np")}
-    listed = set(B.STANDARD) | set(B.EXTRAS) | {"STANDARD", "EXTRAS", "NO_VALUES"}
-    assert public - listed == set(), "backend names outside STANDARD and EXTRAS"
-    for name in B.STANDARD + B.EXTRAS:
+    listed = (set(B.STANDARD) | set(B.DTYPES) | set(B.EXTRAS)
+              | {"STANDARD", "DTYPES", "EXTRAS", "NO_VALUES"})
+    assert public - listed == set(), "backend names outside STANDARD, DTYPES and EXTRAS"
+    for name in B.STANDARD + B.DTYPES + B.EXTRAS:
         assert hasattr(B, name), name
 
 
 def test_the_package_uses_only_the_named_backend_surface():
-    allowed = set(B.STANDARD) | set(B.EXTRAS) | {"NO_VALUES"}
+    allowed = set(B.STANDARD) | set(B.DTYPES) | set(B.EXTRAS) | {"NO_VALUES"}
     used = {}
     for path in PACKAGE.rglob("*.py"):
         if path.name == "backend.py":
