@@ -203,6 +203,7 @@ class Node:
 
 
 _ONE = (True,)
+_PAIRS = (((False, False), (False, True)), ((True, False), (True, True)))
 
 
 def record(data: Any, op: Op, inputs: tuple, saved: Any = None) -> Tensor:
@@ -223,8 +224,8 @@ def record(data: Any, op: Op, inputs: tuple, saved: Any = None) -> Tensor:
                 n = len(inputs)
                 if n == 1:
                     needs = _ONE
-                elif n == 2:
-                    needs = (inputs[0].requires_grad, inputs[1].requires_grad)
+                elif n == 2:  # one of four shared tuples: nothing allocated per node
+                    needs = _PAIRS[inputs[0].requires_grad][inputs[1].requires_grad]
                 else:
                     needs = tuple([q.requires_grad for q in inputs])
                 t.grad_fn = Node(op, inputs, needs, saved)

@@ -277,8 +277,8 @@ def is_number(x: Any) -> bool:
     """True for a Python or NumPy int or float (not a bool, not an array)."""
     if isinstance(x, (int, float)):
         return not isinstance(x, bool)
-    dtype = getattr(x, "dtype", None)  # a NumPy scalar
-    return dtype is not None and not B.is_array(x) and dtype.kind in "iuf"
+    kind = getattr(getattr(x, "dtype", None), "kind", None)  # a NumPy scalar
+    return kind in ("i", "u", "f") and not B.is_array(x)
 
 
 def lift(x: Any, like: Tensor) -> Tensor:

@@ -169,13 +169,13 @@ def main(argv=None) -> dict:
     if use_torch:
         torch = C.torch
         p_t = [torch.tensor(p.copy(), requires_grad=True) for p in init]
-        x_t, lab_t = torch.from_numpy(x), torch.from_numpy(labels)
+        x_torch, lab_t = torch.from_numpy(x), torch.from_numpy(labels)
         # torch starts from the weights ours reached after the check step (same state).
-        step_torch(p_t, x_t, lab_t)
+        step_torch(p_t, x_torch, lab_t)
         same_t = all(np.allclose(a.data, b.detach().numpy(), rtol=1e-3, atol=1e-5)
                      for a, b in zip(p_ours, p_t))
         print(f"   one-step check ours vs torch: {'same updated weights' if same_t else 'MISMATCH'}")
-        contenders["torch"] = lambda: step_torch(p_t, x_t, lab_t)
+        contenders["torch"] = lambda: step_torch(p_t, x_torch, lab_t)
 
     t = C.interleaved(contenders, repeat=args.repeat, warmup=args.warmup,
                           number=args.number, settle=args.settle)
