@@ -18,12 +18,13 @@ here and only here.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+import threading
+from typing import Any, Callable, Optional, Sequence
 
 from . import backend as B
 from . import memory
 from .graph import XP, Node, enable_grad, no_grad, op_outputs
-from .tensor import Tensor
+from .tensor import Tensor, post_hook_tensors
 
 
 # ----------------------------------------------------------------------------- traversal
@@ -128,6 +129,11 @@ def run_backward(
     the graph that leads to an input is run, and the gradient of each input (or ``None`` where
     none reached it) is returned, as ``torch.autograd.grad`` does. Gradients are arrays
     internally, or Tensors when ``create_graph`` records the backward pass.
+
+    Hooks: a node's gradient hooks (``Tensor.register_hook`` on a result) run on its gradient
+    before its rule; a leaf's run on its total gradient before it reaches ``.grad``. A leaf with
+    post-accumulate hooks gets its ``.grad`` as soon as the last op that uses it has run, and
+    then its hooks. Callbacks queued with :func:`queue_callback` run when everything is done.
     """
     xp = XP if create_graph else B
     grads: dict = {}  # node -> the summed gradient of its output
@@ -145,84 +151,185 @@ def run_backward(
         want_leaves = {x for x in inputs if x.grad_fn is None}
         order, expand = _leading_to(order, want_nodes, want_leaves)
         leaf_grads = {x: g for x, g in leaf_grads.items() if x in want_leaves}
+    # Leaves whose post-accumulate hooks want their .grad early: how many ops still use each.
+    pending = _uses_left(order) if inputs is None and _post_hooks_on() else None
     captured: dict = {}
     stubs: dict = {}
+    callbacks: list = []
+    _callbacks.stack.append(callbacks)
 
-    with enable_grad() if create_graph else no_grad():
-        for t in order:
-            node = t.grad_fn
-            g = grads.pop(node, None)
-            if g is None:
-                continue
-            if want_nodes is not None:
-                if node in want_nodes:
-                    captured[node] = g
-                if node not in expand:  # nothing wanted lies below this node
+    try:
+        with enable_grad() if create_graph else no_grad():
+            for t in order:
+                node = t.grad_fn
+                g = grads.pop(node, None)
+                if g is None:
+                    if pending:
+                        _used(node, pending, leaf_grads, create_graph, handed)
                     continue
-            elif node.retain is not None:
-                kept = node.retain()
-                if kept is not None:
-                    leaf_grads[kept] = g
-            if node.freed:
-                raise _freed_error(t)
-            op = node.op
-            ins = node.inputs
-            if create_graph:
-                in_grads = op.rule(xp, node, g, t, *ins)
-            elif op.on_tensors:
-                in_grads = _on_tensors(op, node, g, t)
-            else:
-                # Unrolled for the common one- and two-input ops: this loop is the hot path.
-                n_in = len(ins)
-                if n_in == 1:
-                    in_grads = op.rule(xp, node, g, t.data, ins[0].data)
-                elif n_in == 2:
-                    in_grads = op.rule(xp, node, g, t.data, ins[0].data, ins[1].data)
+                if node.hooks is not None:
+                    g = _call_hooks(node.hooks, g, create_graph, t)
+                if want_nodes is not None:
+                    if node in want_nodes:
+                        captured[node] = g
+                    if node not in expand:  # nothing wanted lies below this node
+                        continue
+                elif node.retain is not None:
+                    kept = node.retain()
+                    if kept is not None:
+                        leaf_grads[kept] = g
+                if node.freed:
+                    raise _freed_error(t)
+                op = node.op
+                ins = node.inputs
+                if create_graph:
+                    in_grads = op.rule(xp, node, g, t, *ins)
+                elif op.on_tensors:
+                    in_grads = _on_tensors(op, node, g, t)
                 else:
-                    in_grads = op.rule(xp, node, g, t.data, *[p.data for p in ins])
-            needs = node.needs
-            for i, gi in enumerate(in_grads):
-                if gi is None or not needs[i]:
-                    continue
-                p = ins[i]
-                pdata = p.data
-                if gi.shape != pdata.shape:
-                    gi = _sum_to(xp, gi, pdata.shape, node, i)
-                if gi.dtype != pdata.dtype:  # a float32 leaf mixed with float64 gets float32 grads
-                    gi = xp.astype(gi, pdata.dtype)
-                pn = p.grad_fn
-                if pn is None:
-                    if want_leaves is None or p in want_leaves:
-                        prev = leaf_grads.get(p)
-                        leaf_grads[p] = gi if prev is None else prev + gi
-                else:
-                    prev = grads.get(pn)
-                    grads[pn] = gi if prev is None else prev + gi
-            if not retain_graph:
-                memory.release(node, stubs)
+                    # Unrolled for the common one- and two-input ops: this loop is the hot path.
+                    n_in = len(ins)
+                    if n_in == 1:
+                        in_grads = op.rule(xp, node, g, t.data, ins[0].data)
+                    elif n_in == 2:
+                        in_grads = op.rule(xp, node, g, t.data, ins[0].data, ins[1].data)
+                    else:
+                        in_grads = op.rule(xp, node, g, t.data, *[p.data for p in ins])
+                needs = node.needs
+                for i, gi in enumerate(in_grads):
+                    if gi is None or not needs[i]:
+                        continue
+                    p = ins[i]
+                    pdata = p.data
+                    if gi.shape != pdata.shape:
+                        gi = _sum_to(xp, gi, pdata.shape, node, i)
+                    if gi.dtype != pdata.dtype:  # a float32 leaf mixed with float64: float32 grads
+                        gi = xp.astype(gi, pdata.dtype)
+                    pn = p.grad_fn
+                    if pn is None:
+                        if want_leaves is None or p in want_leaves:
+                            prev = leaf_grads.get(p)
+                            leaf_grads[p] = gi if prev is None else prev + gi
+                    else:
+                        prev = grads.get(pn)
+                        grads[pn] = gi if prev is None else prev + gi
+                if pending:
+                    _used(node, pending, leaf_grads, create_graph, handed)
+                if not retain_graph:
+                    memory.release(node, stubs)
 
-    if inputs is not None:
-        out = []
-        for x in inputs:
-            g = captured.get(x.grad_fn) if x.grad_fn is not None else leaf_grads.get(x)
-            if g is not None and not create_graph:
-                g = Tensor(g)
-            out.append(g)
-        return out
-    for t, g in leaf_grads.items():
-        # Rules may pass one array to several inputs (add) or return views (reshape,
-        # broadcast_to): copy those, so that updating one .grad in place never changes another.
-        if t._grad is None:
-            data = g.data if create_graph else g
-            if not data.flags.owndata or not data.flags.writeable or id(data) in handed:
-                g = g * 1 if create_graph else g.copy()  # under create_graph, a recorded copy
-            handed.add(id(g.data if create_graph else g))
-            t._grad = g if create_graph else Tensor(g)
-        elif create_graph:
-            t._grad = t._grad + g
-        else:  # asarray: two 0-d arrays add up to a NumPy scalar
-            t._grad.data = B.asarray(t._grad.data + g)
+            if inputs is not None:
+                out = []
+                for x in inputs:
+                    if x.grad_fn is not None:
+                        g = captured.get(x.grad_fn)
+                    else:
+                        g = leaf_grads.get(x)
+                        if g is not None and _leaf_pre_hooks(x):
+                            g = _call_hooks(x._hooks.pre, g, create_graph, x)
+                    if g is not None and not create_graph:
+                        g = Tensor(g)
+                    out.append(g)
+                return out
+            for t, g in leaf_grads.items():
+                _accumulate(t, g, create_graph, handed)
+    finally:
+        _callbacks.stack.pop()
+    while callbacks:  # a callback may queue another
+        callbacks.pop(0)()
     return None
+
+
+def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set) -> None:
+    """Add a leaf's (or retained tensor's) gradient of this backward to its ``.grad``, after
+    its pre-hooks, and run its post-accumulate hooks."""
+    leaf = t.grad_fn is None
+    if leaf and _leaf_pre_hooks(t):
+        g = _call_hooks(t._hooks.pre, g, create_graph, t)
+    # Rules may pass one array to several inputs (add) or return views (reshape, broadcast_to):
+    # copy those, so that updating one .grad in place never changes another.
+    if t._grad is None:
+        data = g.data if create_graph else g
+        if not data.flags.owndata or not data.flags.writeable or id(data) in handed:
+            g = g * 1 if create_graph else g.copy()  # under create_graph, a recorded copy
+        handed.add(id(g.data if create_graph else g))
+        t._grad = g if create_graph else Tensor(g)
+    elif create_graph:
+        t._grad = t._grad + g
+    else:  # asarray: two 0-d arrays add up to a NumPy scalar
+        t._grad.data = B.asarray(t._grad.data + g)
+    hooks = getattr(t, "_hooks", None) if leaf else None
+    if hooks is not None:
+        for hook in list(hooks.post):
+            hook(t)
+
+
+def _leaf_pre_hooks(t: Tensor) -> bool:
+    hooks = getattr(t, "_hooks", None)
+    return hooks is not None and bool(hooks.pre)
+
+
+def _call_hooks(hooks: list, g: Any, create_graph: bool, t: Tensor) -> Any:
+    """Run gradient hooks in order; each sees a Tensor and may return a replacement."""
+    for hook in list(hooks):
+        r = hook(g if create_graph else Tensor(g))
+        if r is None:
+            continue
+        if not isinstance(r, Tensor):
+            r = Tensor(B.asarray(r, dtype=t.dtype))
+        if r.shape != t.shape:
+            raise RuntimeError(
+                f"a gradient hook returned a gradient of shape {r.shape} for a tensor of shape "
+                f"{t.shape}"
+            )
+        g = r if create_graph else r.data
+    return g
+
+
+def _post_hooks_on() -> bool:
+    return bool(post_hook_tensors) and any(t._hooks.post for t in post_hook_tensors.values())
+
+
+def _uses_left(order: list) -> dict:
+    """For each leaf with post-accumulate hooks: how many ops in ``order`` take it as input."""
+    count: dict = {}
+    for t in order:
+        for p in t.grad_fn.inputs:
+            if p.grad_fn is None and post_hook_tensors.get(id(p)) is p and p._hooks.post:
+                count[p] = count.get(p, 0) + 1
+    return count
+
+
+def _used(node: Node, pending: dict, leaf_grads: dict, create_graph: bool, handed: set) -> None:
+    """``node`` is done: a leaf no later op uses has its final gradient, so it is accumulated
+    now and its post-accumulate hooks run while the rest of backward goes on."""
+    for p in node.inputs:
+        left = pending.get(p)
+        if left is None:
+            continue
+        if left > 1:
+            pending[p] = left - 1
+            continue
+        del pending[p]
+        g = leaf_grads.pop(p, None)
+        if g is not None:
+            _accumulate(p, g, create_graph, handed)
+
+
+class _Callbacks(threading.local):
+    def __init__(self) -> None:
+        self.stack: list = []
+
+
+_callbacks = _Callbacks()
+
+
+def queue_callback(fn: Callable[[], None]) -> None:
+    """Run ``fn()`` once the backward pass now running (in this thread) has finished, after every
+    ``.grad`` is written (as PyTorch's ``queue_callback``). Call it from a hook."""
+    if not _callbacks.stack:
+        raise RuntimeError("queue_callback: no backward pass is running in this thread")
+    _callbacks.stack[-1].append(fn)
 
 
 def _on_tensors(op, node: Node, g, t: Tensor) -> list:

@@ -173,11 +173,11 @@ class Node:
     ``op`` is the registration; ``inputs`` the op's tensor arguments in order; ``needs`` which of
     them need a gradient; ``saved`` whatever else the rule needs (axes, masks, indices); ``scope``
     the module path it was recorded under (for pictures); ``retain`` a weak reference to the
-    output once it called ``retain_grad()``. A node has exactly one output, so the engine
+    output once it called ``retain_grad()``; ``hooks`` the output's gradient hooks. A node has exactly one output, so the engine
     identifies a non-leaf tensor by its node.
     """
 
-    __slots__ = ("op", "inputs", "needs", "saved", "seq", "scope", "retain", "freed")
+    __slots__ = ("op", "inputs", "needs", "saved", "seq", "scope", "retain", "freed", "hooks")
 
     def __init__(self, op: Op, inputs: tuple, needs: tuple, saved: Any) -> None:
         self.op = op
@@ -188,6 +188,7 @@ class Node:
         self.scope = _scope
         self.retain = None
         self.freed = False  # True once backward has released what it saved (memory.release)
+        self.hooks = None  # the output's gradient hooks (Tensor.register_hook), if any
 
     @property
     def name(self) -> str:

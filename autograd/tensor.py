@@ -7,7 +7,7 @@ op lives in one place; ``backward()`` is attached by ``engine.py``.
 from __future__ import annotations
 
 import weakref
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from . import backend as B
 
@@ -59,7 +59,7 @@ class Tensor:
     (as ``np.asarray``); use ``ag.tensor`` for a copy. Only floating tensors can require grad.
     """
 
-    __slots__ = ("data", "requires_grad", "grad_fn", "_grad", "name", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad_fn", "_grad", "name", "_hooks", "__weakref__")
     # NumPy must hand mixed expressions (ndarray * Tensor) to our reflected operators.
     __array_ufunc__ = None
 
@@ -222,6 +222,40 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
+    def register_hook(self, hook: Callable[["Tensor"], Optional["Tensor"]]) -> "RemovableHandle":
+        """Call ``hook(grad)`` with this tensor's gradient whenever backward computes it; a
+        non-None return replaces the gradient (for this tensor's inputs, its ``.grad`` and
+        ``retain_grad()``). Returns a handle whose ``remove()`` unregisters the hook.
+
+        On a leaf the hook sees the total gradient of one backward pass, before it is added to
+        ``.grad``; on a result of an op, the gradient flowing into that op's backward rule.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not "
+                               "require grad")
+        node = self.grad_fn
+        if node is not None:
+            if node.hooks is None:
+                node.hooks = []
+            return RemovableHandle(node.hooks, hook)
+        return RemovableHandle(self._leaf_hooks().pre, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[["Tensor"], None]) -> "RemovableHandle":
+        """Call ``hook(tensor)`` as soon as backward has finished adding to this leaf's ``.grad``
+        (before the rest of the graph is done, where nothing later can add to it). Distributed
+        training uses it to start communicating gradients while backward still runs."""
+        if self.grad_fn is not None or not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors that require "
+                               "grad accumulate gradients")
+        post_hook_tensors[id(self)] = self
+        return RemovableHandle(self._leaf_hooks().post, hook)
+
+    def _leaf_hooks(self) -> "LeafHooks":
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None:
+            hooks = self._hooks = LeafHooks()
+        return hooks
+
     def retain_grad(self) -> None:
         """Make backward() fill ``.grad`` of this non-leaf tensor too."""
         if not self.requires_grad:
@@ -245,6 +279,46 @@ class Tensor:
 
 
 Tensor.released = False  # a ReleasedTensor (memory.py) stands in for a tensor without values
+
+
+#: Leaves that have (or had) post-accumulate hooks, by id: backward looks here, so that a graph
+#: without any pays nothing for the feature. (Weak values: a WeakSet would compare tensors
+#: with ``==``, which is element-wise.)
+post_hook_tensors: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
+
+
+class LeafHooks:
+    """A leaf's gradient hooks: ``pre`` see its gradient before it reaches ``.grad``, ``post``
+    run once ``.grad`` is final (see ``Tensor.register_hook`` and
+    ``register_post_accumulate_grad_hook``)."""
+
+    __slots__ = ("pre", "post")
+
+    def __init__(self) -> None:
+        self.pre: list = []
+        self.post: list = []
+
+
+class RemovableHandle:
+    """Returned by the ``register_*_hook`` methods: ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks = hooks
+        self._hook = hook
+        hooks.append(hook)
+
+    def remove(self) -> None:
+        """Unregister the hook (doing it twice is harmless)."""
+        for i, h in enumerate(self._hooks):
+            if h is self._hook:
+                del self._hooks[i]
+                return
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 def zero_grads(tensors: Iterable[Tensor], set_to_none: bool = True) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional
 
 from .. import backend as B
 from ..graph import name_scope
-from ..tensor import Tensor, zero_grads
+from ..tensor import RemovableHandle, Tensor, zero_grads
 
 __all__ = ["Module", "Parameter"]
 
@@ -85,6 +85,8 @@ class Module:
         d["_non_persistent"] = set()
         d["_modules"] = OrderedDict()
         d["training"] = True
+        d["_forward_pre_hooks"] = []
+        d["_forward_hooks"] = []
 
     # ------------------------------------------------------------------ forward and scopes
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -99,11 +101,32 @@ class Module:
             s.__enter__()
         _call_stack.append(self)
         try:
-            return self.forward(*args, **kwargs)
+            if self._forward_pre_hooks:
+                for hook in list(self._forward_pre_hooks):
+                    r = hook(self, args)
+                    if r is not None:
+                        args = r if isinstance(r, tuple) else (r,)
+            out = self.forward(*args, **kwargs)
+            if self._forward_hooks:
+                for hook in list(self._forward_hooks):
+                    r = hook(self, args, out)
+                    if r is not None:
+                        out = r
+            return out
         finally:
             _call_stack.pop()
             for s in reversed(scopes):
                 s.__exit__(None, None, None)
+
+    def register_forward_hook(self, hook: Callable[["Module", tuple, Any], Any]) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every ``forward``; a non-None return
+        replaces the output. Returns a handle whose ``remove()`` unregisters it."""
+        return RemovableHandle(self._forward_hooks, hook)
+
+    def register_forward_pre_hook(self, hook: Callable[["Module", tuple], Any]) -> RemovableHandle:
+        """Call ``hook(module, inputs)`` before every ``forward``; a non-None return (a tuple, or
+        a single value) replaces the positional inputs. Returns a removable handle."""
+        return RemovableHandle(self._forward_pre_hooks, hook)
 
     def _scope_path(self) -> tuple:
         """The scope elements this call adds: the class name for a root call, else the path from
