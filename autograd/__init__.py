@@ -4,7 +4,9 @@
 Public names only; docs/api.md lists them and the README gives a tour.
 """
 from .tensor import Tensor
-from .graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .graph import (
+    detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad, set_grad_enabled,
+)
 from .creation import (
     arange, eye, full, manual_seed, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
     float16, float32, float64, int32, int64, bool_,

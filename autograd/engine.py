@@ -22,9 +22,9 @@ import threading
 from typing import Any, Callable, Optional, Sequence
 
 from . import backend as B
-from . import memory
+from . import memory, state
 from .graph import XP, Node, enable_grad, no_grad, op_outputs
-from .tensor import Tensor, post_hook_tensors
+from .tensor import Tensor, Version, post_hook_tensors
 
 
 # ----------------------------------------------------------------------------- traversal
@@ -63,6 +63,49 @@ def _shape_error(node: Node, i: int, gshape: tuple, shape: tuple) -> RuntimeErro
     return RuntimeError(
         f"backward of '{node.name}' returned a gradient of shape {tuple(gshape)} for its input "
         f"{i}, which has shape {tuple(shape)}"
+    )
+
+
+def _check_backward(node: Node, in_grads: Sequence[Any]) -> None:
+    """Under ``detect_anomaly``: raise if the node's rule returned a NaN or Inf."""
+    for i, gi in enumerate(in_grads):
+        if gi is None:
+            continue
+        a = gi.data if isinstance(gi, Tensor) else gi
+        if a.dtype.kind in "fc" and not B.all(B.isfinite(a)):
+            what = "NaN" if B.any(B.isnan(a)) else "Inf"
+            raise FloatingPointError(
+                f"detect_anomaly: the backward of '{node.name}' returned {what} in the gradient "
+                f"of its input {i} (shape {tuple(a.shape)}); its forward ran at "
+                f"{node.where or '<recorded before detect_anomaly was on>'}"
+            )
+
+
+def _check_unchanged(node: Node, out: Tensor) -> None:
+    """Raise if a value the node's rule reads was changed in place after the node was recorded
+    (an optimizer step, ``+=``, ``x[...] =``, a write through ``detach()``): the rule would
+    compute with the new values and return a silently wrong gradient."""
+    op = node.op
+    if op.reads_inputs:
+        for i, p in enumerate(node.inputs):
+            vc = p._vc
+            if vc is not None and vc.stamp > node.seq:
+                raise _modified_error(node, f"its input {i}", p)
+    if op.reads_output:
+        vc = out._vc
+        if vc is not None and vc.stamp > node.seq:
+            raise _modified_error(node, "its output", out)
+
+
+def _modified_error(node: Node, which: str, t: Tensor) -> RuntimeError:
+    name = f" '{t.name}'" if t.name else ""
+    where = f" (its forward ran at {node.where})" if node.where else ""
+    return RuntimeError(
+        f"backward of '{node.name}'{where}: {which}, the tensor{name} of shape {t.shape} and dtype "
+        f"{t.dtype}, was modified by an in-place operation after '{node.name}' saved it for "
+        f"backward (it is now at version {t._version}), so the gradient would be computed from the "
+        f"wrong values. Change it after backward() (e.g. optimizer.step() after loss.backward()), "
+        f"or change a copy (x.clone() / x = x + ...) instead."
     )
 
 
@@ -155,11 +198,13 @@ def run_backward(
     pending = _uses_left(order) if inputs is None and _post_hooks_on() else None
     captured: dict = {}
     stubs: dict = {}
+    anomaly = state.current.mode.anomaly
     callbacks: list = []
     _callbacks.stack.append(callbacks)
 
     try:
-        with enable_grad() if create_graph else no_grad():
+        # Rules meet IEEE special values routinely (1/(2√0) = inf): silently, as PyTorch.
+        with enable_grad() if create_graph else no_grad(), B.errstate(all="ignore"):
             for t in order:
                 node = t.grad_fn
                 g = grads.pop(node, None)
@@ -180,6 +225,8 @@ def run_backward(
                         leaf_grads[kept] = g
                 if node.freed:
                     raise _freed_error(t)
+                if Version.last > node.seq:  # something changed in place since it was recorded
+                    _check_unchanged(node, t)
                 op = node.op
                 ins = node.inputs
                 if create_graph:
@@ -195,6 +242,8 @@ def run_backward(
                         in_grads = op.rule(xp, node, g, t.data, ins[0].data, ins[1].data)
                     else:
                         in_grads = op.rule(xp, node, g, t.data, *[p.data for p in ins])
+                if anomaly:
+                    _check_backward(node, in_grads)
                 needs = node.needs
                 for i, gi in enumerate(in_grads):
                     if gi is None or not needs[i]:
@@ -258,6 +307,7 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set) -> None:
         t._grad = t._grad + g
     else:  # asarray: two 0-d arrays add up to a NumPy scalar
         t._grad.data = B.asarray(t._grad.data + g)
+        t._grad._written()
     hooks = getattr(t, "_hooks", None) if leaf else None
     if hooks is not None:
         for hook in list(hooks.post):

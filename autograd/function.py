@@ -12,19 +12,36 @@ import weakref
 from typing import Any
 
 from . import graph
-from .tensor import Tensor
+from .tensor import Tensor, clock
 
 
 class FunctionCtx:
     """Carries what forward leaves for backward: ``save_for_backward``, and any attribute."""
 
-    def __init__(self, inputs: tuple) -> None:
+    def __init__(self, inputs: tuple, name: str) -> None:
         self.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in inputs)
-        self.saved_tensors: tuple = ()
+        self._saved: tuple = ()
+        self._stamp = 0
+        self._name = name
 
     def save_for_backward(self, *tensors: Any) -> None:
-        """Keep these (Tensors or None) for backward; they are released after backward runs."""
-        self.saved_tensors = tensors
+        """Keep these (Tensors or None) for backward; they are released after backward runs.
+        Reading them back raises if one was changed in place in between (its version moved)."""
+        self._saved = tensors
+        self._stamp = next(clock)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """What ``save_for_backward`` kept, checked to be unchanged since."""
+        for i, t in enumerate(self._saved):
+            vc = getattr(t, "_vc", None)
+            if vc is not None and vc.stamp > self._stamp:
+                raise RuntimeError(
+                    f"{self._name}.backward: saved tensor {i} (shape {t.shape}) was modified by an "
+                    f"in-place operation after save_for_backward, so the gradient would be "
+                    f"computed from the wrong values"
+                )
+        return self._saved
 
 
 class Function:
@@ -41,7 +58,7 @@ class Function:
     @classmethod
     def apply(cls, *args: Any) -> Tensor:
         """Run ``forward`` and, when any Tensor argument requires grad, record ``backward``."""
-        ctx = FunctionCtx(args)
+        ctx = FunctionCtx(args, cls.__name__)
         with graph.no_grad():
             out = cls.forward(ctx, *args)
         if not isinstance(out, Tensor):

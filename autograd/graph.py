@@ -23,13 +23,13 @@ to the node that made them, nodes point to their input tensors.
 from __future__ import annotations
 
 import functools
-from itertools import count
+import inspect
 from types import SimpleNamespace
 from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
 
 from . import backend as B
-from . import memory
-from .tensor import Tensor
+from . import memory, state
+from .tensor import Tensor, clock
 
 # ----------------------------------------------------------------------------- registrations
 _READS = {"both": (True, True), "inputs": (True, False), "output": (False, True),
@@ -164,35 +164,60 @@ def nondifferentiable(forward: Callable, **options: Any) -> Op:
 
 
 # ----------------------------------------------------------------------------- nodes
-_seq = count()
-
-
 class Node:
     """One recorded op application: the ``grad_fn`` of the tensor it produced.
 
     ``op`` is the registration; ``inputs`` the op's tensor arguments in order; ``needs`` which of
-    them need a gradient; ``saved`` whatever else the rule needs (axes, masks, indices); ``scope``
-    the module path it was recorded under (for pictures); ``retain`` a weak reference to the
-    output once it called ``retain_grad()``; ``hooks`` the output's gradient hooks. A node has exactly one output, so the engine
-    identifies a non-leaf tensor by its node.
+    them need a gradient; ``saved`` whatever else the rule needs (axes, masks, indices); ``seq``
+    its place on the engine's clock (``tensor.clock``: creation order, and what in-place writes are
+    compared with); ``scope`` the module path it was recorded under (for pictures). A node has
+    exactly one output, so the engine identifies a non-leaf tensor by its node. Rarely used
+    things (``retain``, ``hooks``, ``where``) live in ``extra``, which is None for most nodes.
     """
 
-    __slots__ = ("op", "inputs", "needs", "saved", "seq", "scope", "retain", "freed", "hooks")
+    __slots__ = ("op", "inputs", "needs", "saved", "seq", "scope", "freed", "extra")
 
     def __init__(self, op: Op, inputs: tuple, needs: tuple, saved: Any) -> None:
         self.op = op
         self.inputs = inputs
         self.needs = needs
         self.saved = saved
-        self.seq = next(_seq)
-        self.scope = _scope
-        self.retain = None
+        self.seq = next(clock)
+        self.scope = state.current.scope
         self.freed = False  # True once backward has released what it saved (memory.release)
-        self.hooks = None  # the output's gradient hooks (Tensor.register_hook), if any
+        self.extra = None
 
     @property
     def name(self) -> str:
         return self.op.name
+
+    def _extra(self) -> "NodeExtra":
+        if self.extra is None:
+            self.extra = NodeExtra()
+        return self.extra
+
+    @property
+    def retain(self) -> Any:
+        """A weak reference to the output, once it called ``retain_grad()`` (else None)."""
+        return None if self.extra is None else self.extra.retain
+
+    @retain.setter
+    def retain(self, ref: Any) -> None:
+        self._extra().retain = ref
+
+    @property
+    def hooks(self) -> Optional[list]:
+        """The output's gradient hooks (``Tensor.register_hook``), or None."""
+        return None if self.extra is None else self.extra.hooks
+
+    @hooks.setter
+    def hooks(self, hooks: Optional[list]) -> None:
+        self._extra().hooks = hooks
+
+    @property
+    def where(self) -> Optional[str]:
+        """The user's source line that ran the forward (recorded under ``detect_anomaly``)."""
+        return None if self.extra is None else self.extra.where
 
     def release(self) -> None:
         """Drop what the forward saved for the rule (see ``memory.release``)."""
@@ -203,37 +228,90 @@ class Node:
         return f"<{''.join(p.capitalize() for p in self.op.name.split('_'))}Backward>"
 
 
+class NodeExtra:
+    """What few nodes need: a retained output, gradient hooks, the forward's source line."""
+
+    __slots__ = ("retain", "hooks", "where")
+
+    def __init__(self) -> None:
+        self.retain = None
+        self.hooks = None
+        self.where = None
+
+
 _ONE = (True,)
 _PAIRS = (((False, False), (False, True)), ((True, False), (True, True)))
 
 
-def record(data: Any, op: Op, inputs: tuple, saved: Any = None) -> Tensor:
+def record(data: Any, op: Op, inputs: tuple, saved: Any = None, view_of: Optional[Tensor] = None
+           ) -> Tensor:
     """Wrap an op's result ``data`` in a Tensor, attaching a graph node when gradients are wanted:
-    grad mode is on and at least one input requires grad."""
+    grad mode is on and at least one input requires grad.
+
+    ``view_of``: the input whose memory ``data`` may share (reshape, transpose, slicing); the
+    result then shares that input's version counter, so an in-place change through either one is
+    seen by every node that saved the other.
+    """
     t = _new(Tensor)
     if type(data) is not B.ndarray:
         data = B.asarray(data)
     t.data = data
     t._grad = None
     t.name = None
-    if _grad_enabled:
-        for p in inputs:
-            if p.requires_grad:
-                t.requires_grad = True
-                if not op.reads_inputs:
-                    inputs = memory.stub_unread(inputs)
-                n = len(inputs)
-                if n == 1:
-                    needs = _ONE
-                elif n == 2:  # one of four shared tuples: nothing allocated per node
-                    needs = _PAIRS[inputs[0].requires_grad][inputs[1].requires_grad]
-                else:
-                    needs = tuple([q.requires_grad for q in inputs])
-                t.grad_fn = Node(op, inputs, needs, saved)
-                return t
+    t._vc = None if view_of is None or data.base is None else view_of._shared_version()
+    mode = state.current.mode
+    if mode is not state.RECORDING:  # no_grad, or anomaly detection: the rare cases
+        if mode.anomaly:
+            _check_forward(data, op)
+        if not mode.grad:
+            t.requires_grad = False
+            t.grad_fn = None
+            return t
+    for p in inputs:
+        if p.requires_grad:
+            t.requires_grad = True
+            if not op.reads_inputs:
+                inputs = memory.stub_unread(inputs)
+            n = len(inputs)
+            if n == 1:
+                needs = _ONE
+            elif n == 2:  # one of four shared tuples: nothing allocated per node
+                needs = _PAIRS[inputs[0].requires_grad][inputs[1].requires_grad]
+            else:
+                needs = tuple([q.requires_grad for q in inputs])
+            node = t.grad_fn = Node(op, inputs, needs, saved)
+            if mode.anomaly:
+                node._extra().where = user_line()
+            return t
     t.requires_grad = False
     t.grad_fn = None
     return t
+
+
+def _check_forward(data: Any, op: Op) -> None:
+    if data.dtype.kind in "fc" and not B.all(B.isfinite(data)):
+        what = "NaN" if B.any(B.isnan(data)) else "Inf"
+        raise FloatingPointError(
+            f"detect_anomaly: the forward of '{op.name}' produced {what} (output of shape "
+            f"{data.shape}), at {user_line()}"
+        )
+
+
+def user_line() -> str:
+    """``file:line in function: source`` of the innermost frame outside this package."""
+    import linecache
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    code = frame.f_code
+    text = linecache.getline(code.co_filename, frame.f_lineno).strip()
+    return f"{code.co_filename}:{frame.f_lineno} in {code.co_name}: {text}"
 
 
 _new = object.__new__
@@ -264,35 +342,60 @@ def op_outputs(roots: Iterable[Tensor]) -> dict:
 
 
 # ----------------------------------------------------------------------------- grad mode
-_grad_enabled = True
-_scope: tuple[str, ...] = ()
-
-
 class _GradMode:
-    """Base of ``no_grad``/``enable_grad``: a context manager that is also a decorator."""
+    """Base of ``no_grad``/``enable_grad``: a context manager that is also a decorator (also of
+    generator functions, whose body then runs in the mode each time it resumes). The mode is
+    per thread (``state.py``)."""
 
     mode = True
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = self.mode
+        cur = state.current
+        self._prev = cur.mode
+        cur.mode = state.mode_of(self.mode, self._prev.anomaly)
 
     def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._prev
+        state.current.mode = self._prev
 
     def __call__(self, fn: Callable) -> Callable:
+        cls = self.__class__
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def generator(*args: Any, **kwargs: Any) -> Any:
+                gen = fn(*args, **kwargs)
+                try:
+                    with cls():
+                        item = next(gen)
+                    while True:
+                        try:
+                            sent = yield item
+                        except GeneratorExit:
+                            with cls():
+                                gen.close()
+                            raise
+                        except BaseException as e:  # thrown in: pass it on, in the mode
+                            with cls():
+                                item = gen.throw(e)
+                        else:
+                            with cls():
+                                item = gen.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+            return generator
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self.__class__():
+            with cls():
                 return fn(*args, **kwargs)
 
         return wrapper
 
 
 class no_grad(_GradMode):
-    """Turn graph recording off (context manager or decorator): results do not require grad."""
+    """Turn graph recording off in this thread (context manager or decorator): results do not
+    require grad."""
 
     mode = False
 
@@ -304,14 +407,43 @@ class enable_grad(_GradMode):
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops currently record the graph."""
-    return _grad_enabled
+    """Whether ops currently record the graph in this thread."""
+    return state.current.mode.grad
 
 
 def set_grad_enabled(mode: bool) -> None:
-    """Switch graph recording on or off (prefer the ``no_grad`` block, which restores it)."""
-    global _grad_enabled
-    _grad_enabled = bool(mode)
+    """Switch graph recording on or off in this thread (prefer a ``no_grad`` block, which
+    restores the previous mode)."""
+    cur = state.current
+    cur.mode = state.mode_of(mode, cur.mode.anomaly)
+
+
+class detect_anomaly:
+    """Inside this block (context manager or decorator, per thread), a NaN or Inf produced by any
+    op raises ``FloatingPointError`` at once: in a forward, naming the op and the user's source
+    line; in a backward rule, naming the op and the line where its forward ran. Outside it, ops
+    pay nothing for the check."""
+
+    def __enter__(self) -> None:
+        cur = state.current
+        self._prev = cur.mode
+        cur.mode = state.mode_of(self._prev.grad, True)
+
+    def __exit__(self, *exc: object) -> None:
+        state.current.mode = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with detect_anomaly():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether ``detect_anomaly`` is on in this thread."""
+    return state.current.mode.anomaly
 
 
 class name_scope:
@@ -321,15 +453,14 @@ class name_scope:
         self.name = name
 
     def __enter__(self) -> None:
-        global _scope
-        self._prev = _scope
-        _scope = _scope + (self.name,)
+        cur = state.current
+        self._prev = cur.scope
+        cur.scope = self._prev + (self.name,)
 
     def __exit__(self, *exc: object) -> None:
-        global _scope
-        _scope = self._prev
+        state.current.scope = self._prev
 
 
 def current_scope() -> tuple:
-    """The module path new nodes are recorded under."""
-    return _scope
+    """The module path new nodes are recorded under (in this thread)."""
+    return state.current.scope

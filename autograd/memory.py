@@ -55,6 +55,7 @@ class ReleasedTensor(Tensor):
     released = True
     requires_grad = True  # only tensors that require grad are ever stubbed
     _grad = None
+    _vc = None  # a stub's values are never read, so never checked for changes
 
     def __init__(self, t: Tensor, follow: bool = True) -> None:  # noqa: D107 - engine only
         self.grad_fn = t.grad_fn

@@ -7,9 +7,11 @@ op lives in one place; ``backward()`` is attached by ``engine.py``.
 from __future__ import annotations
 
 import weakref
+from itertools import count
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from . import backend as B
+from . import state
 
 DTypeLike = Any
 
@@ -59,7 +61,7 @@ class Tensor:
     (as ``np.asarray``); use ``ag.tensor`` for a copy. Only floating tensors can require grad.
     """
 
-    __slots__ = ("data", "requires_grad", "grad_fn", "_grad", "name", "_hooks", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad_fn", "_grad", "name", "_vc", "_hooks", "__weakref__")
     # NumPy must hand mixed expressions (ndarray * Tensor) to our reflected operators.
     __array_ufunc__ = None
 
@@ -79,6 +81,7 @@ class Tensor:
         self.grad_fn: Any = None  # the graph node that made this tensor (None for a leaf)
         self._grad: Optional[Tensor] = None
         self.name = name
+        self._vc: Optional[Version] = None  # created on the first in-place change or sharing
 
     # ------------------------------------------------------------------ array facts
     @property
@@ -204,9 +207,11 @@ class Tensor:
         return self.astype(B.float64)
 
     def detach(self) -> "Tensor":
-        """A tensor sharing this one's data, cut from the graph (requires_grad=False)."""
+        """A tensor sharing this one's data (and its version counter), cut from the graph
+        (requires_grad=False)."""
         t = Tensor(self.data)
         t.name = self.name
+        t._vc = self._shared_version()
         return t
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -269,16 +274,130 @@ class Tensor:
         r = self.grad_fn.retain if self.grad_fn is not None else None
         return r is not None and r() is self
 
+    # ------------------------------------------------------------------ in-place changes
+    # Semantics (README, "Safety"): outside a graph, or inside no_grad, an in-place operator
+    # writes into the tensor's own array and bumps its version, so that a backward that saved the
+    # old values raises instead of using the new ones. A leaf that requires grad cannot be
+    # changed in place while grad mode is on (as in PyTorch). A result in the middle of a graph
+    # (requires grad, grad mode on) gets a new recorded tensor bound to the name instead, since
+    # nodes recorded earlier must keep seeing its old values.
+    def _inplace(self, other: Any, ufunc: Any, method: str, what: str) -> "Tensor":
+        if self.requires_grad and state.current.mode.grad:
+            if self.grad_fn is None:
+                raise RuntimeError(
+                    f"{what}: {self._describe()} is a leaf that requires grad, so it cannot be "
+                    f"changed in place while gradients are recorded (its gradient would be "
+                    f"wrong); update it inside `with ag.no_grad():`, or write `x = x {what[-3:-1]} "
+                    f"...` for a new tensor"
+                )
+            return getattr(self, method)(other)  # a recorded op, bound to the name by Python
+        o = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, o, out=self.data, casting="same_kind")
+        except (ValueError, TypeError) as e:
+            other_shape = getattr(o, "shape", ())
+            raise type(e)(
+                f"{what}: cannot write the result into {self._describe()} (the other operand has "
+                f"shape {tuple(other_shape)}; {e})"
+            ) from None
+        self._written()
+        return self
+
+    def __iadd__(self, other: Any) -> "Tensor":
+        return self._inplace(other, B.add, "__add__", "x += ...")
+
+    def __isub__(self, other: Any) -> "Tensor":
+        return self._inplace(other, B.subtract, "__sub__", "x -= ...")
+
+    def __imul__(self, other: Any) -> "Tensor":
+        return self._inplace(other, B.multiply, "__mul__", "x *= ...")
+
+    def __itruediv__(self, other: Any) -> "Tensor":
+        return self._inplace(other, B.divide, "__truediv__", "x /= ...")
+
+    def __ipow__(self, other: Any) -> "Tensor":
+        return self._inplace(other, B.pow, "__pow__", "x **= ...")
+
+    def add_(self, other: Any, alpha: float = 1) -> "Tensor":
+        """``self += alpha * other``, in place (see the in-place semantics above)."""
+        return self.__iadd__(other if alpha == 1 else other * alpha)
+
+    def mul_(self, other: Any) -> "Tensor":
+        """``self *= other``, in place."""
+        return self.__imul__(other)
+
+    def copy_(self, src: Any) -> "Tensor":
+        """Overwrite the values with ``src`` (broadcast to this shape, cast to this dtype)."""
+        self[...] = src
+        return self
+
+    def fill_(self, value: float) -> "Tensor":
+        """Set every element to ``value``, in place."""
+        self[...] = value
+        return self
+
+    def zero_(self) -> "Tensor":
+        """Set every element to 0, in place (``x.grad.zero_()``)."""
+        return self.fill_(0)
+
     def __setitem__(self, index: Any, value: Any) -> None:
-        if self.requires_grad:
+        if self.requires_grad and state.current.mode.grad:
             raise RuntimeError(
-                "in-place assignment into a tensor that requires grad would corrupt its graph; "
-                "assign into .data, or build a new tensor with ag.where/ag.cat"
+                f"x[...] = ...: {self._describe()} requires grad, and writing into it in place "
+                f"would corrupt its graph; build a new tensor with ag.where or ag.cat, or write "
+                f"inside `with ag.no_grad():`"
             )
-        self.data[normalize_index(index)] = value.data if isinstance(value, Tensor) else value
+        v = value.data if isinstance(value, Tensor) else value
+        try:
+            self.data[normalize_index(index)] = v
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"x[...] = ...: cannot write into {self._describe()}: {e}") from None
+        self._written()
+
+    def _describe(self) -> str:
+        name = f"'{self.name}' " if self.name else ""
+        return f"the tensor {name}of shape {self.shape} and dtype {self.dtype}"
+
+    # ------------------------------------------------------------------ versions
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's values (or a view of them) have had."""
+        return 0 if self._vc is None else self._vc.count
+
+    def _shared_version(self) -> "Version":
+        """This tensor's version counter, created if needed, to share with a view or a detach."""
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = Version()
+        return vc
+
+    def _written(self) -> None:
+        """Record an in-place change of the values (every in-place write calls this)."""
+        vc = self._shared_version()
+        vc.count += 1
+        vc.stamp = Version.last = next(clock)
 
 
 Tensor.released = False  # a ReleasedTensor (memory.py) stands in for a tensor without values
+
+#: The engine's clock. Each graph node takes its ``seq`` from it when recorded, and each in-place
+#: change stamps the changed tensor's version with it, so "changed after that node was recorded"
+#: is one comparison: ``version.stamp > node.seq``.
+clock = count(1)
+
+
+class Version:
+    """The version counter of a tensor's values, shared with its views and detached copies:
+    ``count`` of in-place changes, and the clock ``stamp`` of the latest. ``Version.last`` is the
+    stamp of the latest change of any tensor: when it is older than a node, nothing that node
+    saved can have changed, and backward skips the check."""
+
+    __slots__ = ("count", "stamp")
+    last = 0
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.stamp = 0
 
 
 #: Leaves that have (or had) post-accumulate hooks, by id: backward looks here, so that a graph
@@ -329,6 +448,7 @@ def zero_grads(tensors: Iterable[Tensor], set_to_none: bool = True) -> None:
             t.grad = None
         else:
             t.grad.data[...] = 0
+            t.grad._written()
 
 
 def as_tensor(x: Any) -> Tensor:

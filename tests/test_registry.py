@@ -102,6 +102,7 @@ CASES = {
     "logsumexp": case(lambda a: a.logsumexp(axis=-1), T(3, 4)),
     # shape
     "reshape": case(lambda a: a.reshape(4, 3), T(3, 4)),
+    "clone": case(lambda a: a.clone() * a, T(3, 4)),
     "permute_dims": case(lambda a: S.permute_dims(a, (2, 0, 1)), T(2, 3, 4)),
     "transpose": case(lambda a: a.transpose(0, 2), T(2, 3, 4)),
     "permute": case(lambda a: a.permute(1, 2, 0), T(2, 3, 4)),

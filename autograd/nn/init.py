@@ -24,6 +24,7 @@ __all__ = [
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     tensor.data[...] = values
+    tensor._written()
     return tensor
 
 

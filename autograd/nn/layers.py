@@ -150,6 +150,7 @@ class Embedding(Module):
         init.normal_(self.weight)
         if self.padding_idx is not None:
             self.weight.data[self.padding_idx] = 0
+            self.weight._written()
 
     def forward(self, idx: Any) -> Tensor:
         """``weight[idx]``: shape idx.shape + (embedding_dim,)."""

@@ -7,6 +7,7 @@ the whole tree without the layer author listing anything.
 """
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional
 
@@ -46,7 +47,12 @@ class _IncompatibleKeys(NamedTuple):
 
 # The modules whose forward is running, innermost last: a module called inside another's forward
 # is named in the graph by where that caller keeps it.
-_call_stack: list = []
+class _Calls(threading.local):
+    def __init__(self) -> None:
+        self.stack: list = []  # per thread: two threads may run two models at once
+
+
+_calls = _Calls()
 
 
 class Module:
@@ -99,7 +105,8 @@ class Module:
         scopes = [name_scope(p) for p in path]
         for s in scopes:
             s.__enter__()
-        _call_stack.append(self)
+        calls = _calls.stack
+        calls.append(self)
         try:
             if self._forward_pre_hooks:
                 for hook in list(self._forward_pre_hooks):
@@ -114,7 +121,7 @@ class Module:
                         out = r
             return out
         finally:
-            _call_stack.pop()
+            calls.pop()
             for s in reversed(scopes):
                 s.__exit__(None, None, None)
 
@@ -131,9 +138,10 @@ class Module:
     def _scope_path(self) -> tuple:
         """The scope elements this call adds: the class name for a root call, else the path from
         the calling module to this one."""
-        if not _call_stack:
+        calls = _calls.stack
+        if not calls:
             return (type(self).__name__,)
-        caller = _call_stack[-1]
+        caller = calls[-1]
         for name, m in caller._modules.items():  # the common case: a direct child
             if m is self:
                 return (name,)
@@ -354,6 +362,7 @@ class Module:
         for t in list(self.parameters()) + list(self.buffers()):
             if t.data.dtype.kind == "f":
                 t.data = t.data.astype(dtype)
+                t._written()
                 if t.grad is not None:
                     t.grad = Tensor(t.grad.data.astype(dtype))
         return self
@@ -397,8 +406,9 @@ class Module:
         and buffers, in place and in their own dtypes.
 
         With ``strict`` (default) the keys must match exactly. Any missing or unexpected key
-        (under ``strict``) or any shape mismatch (always) raises a ``RuntimeError`` naming all of
-        them, and nothing is copied. Returns the missing and unexpected keys.
+        (under ``strict``), any shape mismatch, or any value that is not an array of numbers
+        (always) raises a ``RuntimeError`` naming all of them, and nothing is copied: every value
+        is checked and converted first. Returns the missing and unexpected keys.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict expects a mapping of names to tensors, got {type(state_dict).__name__}")
@@ -411,13 +421,23 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            arr = v.data if isinstance(v, Tensor) else B.asarray(v)
-            if tuple(arr.shape) != tuple(target.shape):
+            try:
+                arr = v.data if isinstance(v, Tensor) else B.asarray(v)
+            except (TypeError, ValueError) as e:
+                mismatched.append(f"{k}: a {type(v).__name__} is not an array of numbers ({e}).")
+                continue
+            if arr.dtype.kind not in "biuf" or (arr.dtype.kind == "f" and target.dtype.kind in "biu"):
+                mismatched.append(
+                    f"{k}: values of dtype {arr.dtype} cannot be copied into a tensor of dtype "
+                    f"{target.dtype}."
+                )
+            elif tuple(arr.shape) != tuple(target.shape):
                 mismatched.append(
                     f"size mismatch for {k}: copying a param with shape {tuple(arr.shape)} from the "
                     f"state dict, the shape in the current model is {tuple(target.shape)}."
                 )
-            arrays[k] = arr
+            else:
+                arrays[k] = B.astype(arr, target.dtype)  # converted now, so copying cannot fail
         errors = []
         if strict and missing:
             errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
@@ -430,6 +450,7 @@ class Module:
             )
         for k, arr in arrays.items():
             slots[k].data[...] = arr
+            slots[k]._written()
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ repr

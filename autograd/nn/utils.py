@@ -55,6 +55,7 @@ def clip_grad_norm_(parameters: _Params, max_norm: float, norm_type: float = 2.0
     coef = min(float(max_norm) / (float(total) + 1e-6), 1.0)
     for g in grads:
         g.data *= coef
+        g._written()
     return Tensor(B.asarray(total, dtype=dtype))
 
 
@@ -63,3 +64,4 @@ def clip_grad_value_(parameters: _Params, clip_value: float) -> None:
     c = float(clip_value)
     for g in _grads(parameters):
         B.clip(g.data, -c, c, out=g.data)
+        g._written()

@@ -16,7 +16,7 @@ from typing import Any, Optional
 from .. import backend as B
 from ..graph import Diagnose, defvjp, record
 from ..tensor import Tensor, as_tensor
-from ._args import axis_arg
+from ._args import axis_arg, floating
 
 __all__ = [
     "sigmoid", "tanh", "softmax", "log_softmax", "relu", "leaky_relu", "elu", "gelu", "silu",
@@ -31,7 +31,7 @@ def sigmoid(x: Any) -> Tensor:
     (docs/derivations.md, "Sigmoid"), so the rule is g · p · (1 − p) on the saved output p.
     """
     x = as_tensor(x)
-    return record(B.sigmoid(x.data), _sigmoid_vjp, (x,))
+    return record(B.sigmoid(floating(x.data)), _sigmoid_vjp, (x,))
 
 
 @defvjp(sigmoid, reads="output", shows="σ' = p(1−p)", xp=("sigmoid",), methods=("sigmoid",),
@@ -53,7 +53,7 @@ def tanh(x: Any) -> Tensor:
     output y.
     """
     x = as_tensor(x)
-    return record(B.tanh(x.data), _tanh_vjp, (x,))
+    return record(B.tanh(floating(x.data)), _tanh_vjp, (x,))
 
 
 @defvjp(tanh, reads="output", shows="tanh' = 1 − y²", xp=("tanh",), methods=("tanh",),
@@ -75,8 +75,11 @@ def softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> T
     """
     x = as_tensor(x)
     ax = _axis("softmax", x, axis, dim)
-    e = B.exp(x.data - B.max(x.data, axis=ax, keepdims=True))
-    return record(e / B.sum(e, axis=ax, keepdims=True), _softmax_vjp, (x,), ax)
+    z = floating(x.data)
+    with B.errstate(all="ignore"):  # an infinite logit gives NaN (inf − inf), silently
+        e = B.exp(z - B.max(z, axis=ax, keepdims=True))
+        p = e / B.sum(e, axis=ax, keepdims=True)
+    return record(p, _softmax_vjp, (x,), ax)
 
 
 def _axis(op: str, x: Tensor, axis: Optional[int], dim: Optional[int]) -> int:
@@ -107,8 +110,10 @@ def log_softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) 
     """
     x = as_tensor(x)
     ax = _axis("log_softmax", x, axis, dim)
-    shifted = x.data - B.max(x.data, axis=ax, keepdims=True)
-    out = shifted - B.log(B.sum(B.exp(shifted), axis=ax, keepdims=True))
+    z = floating(x.data)
+    with B.errstate(all="ignore"):  # as in softmax
+        shifted = z - B.max(z, axis=ax, keepdims=True)
+        out = shifted - B.log(B.sum(B.exp(shifted), axis=ax, keepdims=True))
     return record(out, _log_softmax_vjp, (x,), ax)
 
 
@@ -118,21 +123,23 @@ def _log_softmax_vjp(xp, ctx, g, y, x):
 
 
 def relu(x: Any) -> Tensor:
-    """max(z, 0). Backward: the gradient passes where the output is positive (0 at z = 0)."""
+    """max(z, 0). Backward: the gradient passes where the output is positive, and at NaN; not at
+    z = 0 (PyTorch's conventions)."""
     x = as_tensor(x)
     return record(B.maximum(x.data, 0), _relu_vjp, (x,))
 
 
 @defvjp(relu, reads="output", shows="relu' = 1[y > 0]", methods=("relu",), diagnose="gate")
 def _relu_vjp(xp, ctx, g, y, x):
-    return (xp.where(y > 0, g, 0),)
+    return (xp.where(y <= 0, 0, g),)  # `<=`, not `>`: NaN compares false, so it passes
 
 
 def leaky_relu(x: Any, slope: float = 0.01, *, negative_slope: Optional[float] = None) -> Tensor:
     """z for z > 0, else slope · z (``negative_slope`` is PyTorch's name for ``slope``)."""
     x = as_tensor(x)
     s = float(negative_slope if negative_slope is not None else slope)
-    return record(B.where(x.data > 0, x.data, x.data * s), _leaky_relu_vjp, (x,), s)
+    z = floating(x.data)
+    return record(B.where(z > 0, z, z * s), _leaky_relu_vjp, (x,), s)
 
 
 @defvjp(leaky_relu, reads="inputs", shows="f' = 1 (z > 0) else slope", methods=("leaky_relu",))
@@ -147,13 +154,14 @@ def elu(x: Any, alpha: float = 1.0) -> Tensor:
     """
     x = as_tensor(x)
     a = float(alpha)
-    neg = B.expm1(B.minimum(x.data, 0)) * a
-    return record(B.where(x.data > 0, x.data, neg), _elu_vjp, (x,), a)
+    z = floating(x.data)
+    neg = B.expm1(B.minimum(z, 0)) * a
+    return record(B.where(z > 0, z, neg), _elu_vjp, (x,), a)
 
 
 @defvjp(elu, shows="f' = 1 (z > 0) else y + α", methods=("elu",))
 def _elu_vjp(xp, ctx, g, y, x):
-    return (xp.where(x > 0, g, g * (y + ctx.saved)),)
+    return (xp.where(x <= 0, g * (y + ctx.saved), g),)  # at NaN: 1, as PyTorch
 
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -166,8 +174,9 @@ def gelu(x: Any) -> Tensor:
     Backward: (z Φ(z))' = Φ(z) + z φ(z), with φ(z) = e^{−z²/2} / √(2π) the normal density.
     """
     x = as_tensor(x)
-    cdf = (B.erf(x.data * _INV_SQRT2) + 1) * 0.5
-    return record(x.data * cdf, _gelu_vjp, (x,))
+    z = floating(x.data)
+    cdf = (B.erf(z * _INV_SQRT2) + 1) * 0.5
+    return record(z * cdf, _gelu_vjp, (x,))
 
 
 @defvjp(gelu, reads="inputs", shows="f' = Φ(z) + z·φ(z)", methods=("gelu",))
@@ -183,7 +192,8 @@ def silu(x: Any) -> Tensor:
     """SiLU (swish): z σ(z). Backward: σ(z) + z σ(z)(1 − σ(z)), from the product rule and the
     sigmoid's p(1 − p)."""
     x = as_tensor(x)
-    return record(x.data * B.sigmoid(x.data), _silu_vjp, (x,))
+    z = floating(x.data)
+    return record(z * B.sigmoid(z), _silu_vjp, (x,))
 
 
 @defvjp(silu, reads="inputs", shows="f' = σ(z)(1 + z(1 − σ(z)))", methods=("silu",))
@@ -197,7 +207,7 @@ def softplus(x: Any) -> Tensor:
     e^z / (1 + e^z) = σ(z)."""
     x = as_tensor(x)
     with B.errstate(invalid="ignore"):  # NaN in, NaN out, silently (logaddexp warns on NaN)
-        out = B.logaddexp(0, x.data)
+        out = B.logaddexp(0, floating(x.data))
     return record(out, _softplus_vjp, (x,))
 
 

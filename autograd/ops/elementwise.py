@@ -7,12 +7,14 @@ sums them back to each input's shape. A rule skips the gradient of an input that
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 from .. import backend as B
 from ..graph import Op, defvjp, nondifferentiable, record
 from ..tensor import Tensor, as_tensor, lift
+from ._args import floating, promote
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs", "sin", "cos",
@@ -20,19 +22,30 @@ __all__ = [
 ]
 
 
-def _binary(op: Op, f, a: Any, b: Any) -> Tensor:
-    """Apply the broadcasting array function ``f`` to two operands and record it as ``op``."""
+def _binary(op: Op, f, a: Any, b: Any, real: bool = False) -> Tensor:
+    """Apply the broadcasting array function ``f`` to two operands and record it as ``op``
+    (``real``: defined on real numbers, so two integer operands give float32)."""
     if not isinstance(a, Tensor):
         a = lift(a, b)
     if not isinstance(b, Tensor):
         b = lift(b, a)
+    da, db = a.data, b.data
+    if da.dtype is not db.dtype:
+        da, db = promote(da, db)
+    if real and da.dtype.kind not in "fc":
+        da, db = floating(da), floating(db)
     try:
-        out = f(a.data, b.data)
+        out = f(da, db)
     except ValueError:
         raise ValueError(
             f"{op.name}: shapes {a.shape} and {b.shape} cannot be broadcast together"
         ) from None
     return record(out, op, (a, b))
+
+
+# IEEE's inf and nan from 1/0, 0/0, 0 ** −1, log 0, exp(1000), as PyTorch gives them: silently.
+_QUIET_DIVIDE = functools.partial(B.quiet, B.divide)
+_QUIET_POW = functools.partial(B.quiet, B.pow)
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -72,7 +85,7 @@ def _mul_vjp(xp, ctx, g, out, a, b):
 
 def div(a: Any, b: Any) -> Tensor:
     """a / b, element-wise with broadcasting."""
-    return _binary(_div_vjp, B.divide, a, b)
+    return _binary(_div_vjp, _QUIET_DIVIDE, a, b, real=True)
 
 
 @defvjp(div, xp=("divide",), methods=("__truediv__", "div"), reflected=("__rtruediv__",))
@@ -84,7 +97,7 @@ def _div_vjp(xp, ctx, g, out, a, b):
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - the operator's name
     """a ** b, element-wise with broadcasting."""
-    return _binary(_pow_vjp, B.pow, a, b)
+    return _binary(_pow_vjp, _QUIET_POW, a, b)
 
 
 @defvjp(pow, xp=("pow",), methods=("__pow__", "pow"), reflected=("__rpow__",),
@@ -127,7 +140,7 @@ def _neg_vjp(xp, ctx, g, out, a):
 def exp(x: Any) -> Tensor:
     """e^x."""
     x = as_tensor(x)
-    return record(B.exp(x.data), _exp_vjp, (x,))
+    return record(B.quiet(B.exp, floating(x.data)), _exp_vjp, (x,))
 
 
 @defvjp(exp, reads="output", xp=("exp",), methods=("exp",), shows="exp' = y")
@@ -138,7 +151,7 @@ def _exp_vjp(xp, ctx, g, out, x):
 def log(x: Any) -> Tensor:
     """Natural logarithm."""
     x = as_tensor(x)
-    return record(B.log(x.data), _log_vjp, (x,))
+    return record(B.quiet(B.log, floating(x.data)), _log_vjp, (x,))
 
 
 @defvjp(log, reads="inputs", xp=("log",), methods=("log",), shows="log' = 1/x")
@@ -149,7 +162,7 @@ def _log_vjp(xp, ctx, g, out, x):
 def log1p(x: Any) -> Tensor:
     """log(1 + x), accurate for small x."""
     x = as_tensor(x)
-    return record(B.log1p(x.data), _log1p_vjp, (x,))
+    return record(B.quiet(B.log1p, floating(x.data)), _log1p_vjp, (x,))
 
 
 @defvjp(log1p, reads="inputs", xp=("log1p",), methods=("log1p",), shows="f' = 1/(1 + x)")
@@ -160,7 +173,7 @@ def _log1p_vjp(xp, ctx, g, out, x):
 def sqrt(x: Any) -> Tensor:
     """√x."""
     x = as_tensor(x)
-    return record(B.sqrt(x.data), _sqrt_vjp, (x,))
+    return record(B.quiet(B.sqrt, floating(x.data)), _sqrt_vjp, (x,))
 
 
 @defvjp(sqrt, reads="output", xp=("sqrt",), methods=("sqrt",), shows="sqrt' = 1/(2y)")
@@ -170,20 +183,21 @@ def _sqrt_vjp(xp, ctx, g, out, x):
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001
-    """|x|; its gradient at 0 is taken as 0 (the subgradient PyTorch uses)."""
+    """|x|; its gradient at 0 (and at NaN) is taken as 0, as PyTorch's."""
     x = as_tensor(x)
     return record(B.abs(x.data), _abs_vjp, (x,))
 
 
 @defvjp(abs, reads="inputs", xp=("abs",), methods=("abs", "__abs__"), shows="abs' = sign(x)")
 def _abs_vjp(xp, ctx, g, out, x):
-    return (g * xp.sign(x),)
+    # sign(x), with 0 where x is 0 or NaN (NumPy's sign(NaN) is NaN; PyTorch's gradient is 0).
+    return (xp.where(x > 0, g, xp.where(x < 0, -g, 0)),)
 
 
 def sin(x: Any) -> Tensor:
     """sin x."""
     x = as_tensor(x)
-    return record(B.sin(x.data), _sin_vjp, (x,))
+    return record(B.sin(floating(x.data)), _sin_vjp, (x,))
 
 
 @defvjp(sin, reads="inputs", xp=("sin",), methods=("sin",), shows="sin' = cos x")
@@ -194,7 +208,7 @@ def _sin_vjp(xp, ctx, g, out, x):
 def cos(x: Any) -> Tensor:
     """cos x."""
     x = as_tensor(x)
-    return record(B.cos(x.data), _cos_vjp, (x,))
+    return record(B.cos(floating(x.data)), _cos_vjp, (x,))
 
 
 @defvjp(cos, reads="inputs", xp=("cos",), methods=("cos",), shows="cos' = −sin x")
@@ -205,7 +219,7 @@ def _cos_vjp(xp, ctx, g, out, x):
 def erf(x: Any) -> Tensor:
     """The error function erf x = 2/√π ∫₀ˣ e^(−t²) dt."""
     x = as_tensor(x)
-    return record(B.erf(x.data), _erf_vjp, (x,))
+    return record(B.erf(floating(x.data)), _erf_vjp, (x,))
 
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -218,7 +232,7 @@ def _erf_vjp(xp, ctx, g, out, x):
 
 def atan2(y: Any, x: Any) -> Tensor:
     """The angle of the point (x, y), in (−π, π], element-wise with broadcasting."""
-    return _binary(_atan2_vjp, B.atan2, y, x)
+    return _binary(_atan2_vjp, B.atan2, y, x, real=True)
 
 
 @defvjp(atan2, reads="inputs", xp=("atan2",), methods=("atan2",),
@@ -272,36 +286,49 @@ def _clip_vjp(xp, ctx, g, out, x):
 
 
 def maximum(a: Any, b: Any) -> Tensor:
-    """Element-wise max of a and b; at ties each side gets half the gradient."""
+    """Element-wise max of a and b (NaN if either is); at ties each side gets half the gradient."""
     return _binary(_maximum_vjp, B.maximum, a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    """Element-wise min of a and b; at ties each side gets half the gradient."""
+    """Element-wise min of a and b (NaN if either is); at ties each side gets half the gradient."""
     return _binary(_minimum_vjp, B.minimum, a, b)
 
 
-@defvjp(maximum, xp=("maximum",), methods=("maximum",), shows="to the larger; ties split")
+def _ties_split(xp, g, a, b):
+    # A tie (a == b) splits the gradient evenly: the mean of the two one-sided derivatives.
+    return xp.where(a == b, g * 0.5, g)
+
+
+@defvjp(maximum, reads="inputs", xp=("maximum",), methods=("maximum",),
+        shows="to the larger; ties split")
 def _maximum_vjp(xp, ctx, g, out, a, b):
-    # The input equal to the output gets the gradient; a tie (a == b) splits it evenly, which is
-    # also the mean of the two one-sided derivatives.
-    share = xp.where(a == b, g * 0.5, g)
-    return xp.where(a == out, share, 0), xp.where(b == out, share, 0)
+    # The larger input gets the gradient. Where a comparison involves NaN it is false, so both
+    # inputs keep the gradient there, as in PyTorch.
+    share = _ties_split(xp, g, a, b)
+    return xp.where(a < b, 0, share), xp.where(a > b, 0, share)
 
 
-_minimum_vjp = defvjp(minimum, xp=("minimum",), methods=("minimum",),
-                      shows="to the smaller; ties split")(_maximum_vjp.rule)
+@defvjp(minimum, reads="inputs", xp=("minimum",), methods=("minimum",),
+        shows="to the smaller; ties split")
+def _minimum_vjp(xp, ctx, g, out, a, b):
+    share = _ties_split(xp, g, a, b)
+    return xp.where(a > b, 0, share), xp.where(a < b, 0, share)
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` is true, else ``b`` (broadcasting all three); cond gets no gradient."""
-    c = cond.data if isinstance(cond, Tensor) else B.asarray(cond)
+    # A copy of the condition: the rule reads it in backward, and the caller may change theirs.
+    c = B.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=B.bool, copy=True)
     if not isinstance(a, Tensor):
         a = lift(a, b) if isinstance(b, Tensor) else as_tensor(a)
     if not isinstance(b, Tensor):
         b = lift(b, a)
+    da, db = a.data, b.data
+    if da.dtype is not db.dtype:
+        da, db = promote(da, db)
     try:
-        out = B.where(c, a.data, b.data)
+        out = B.where(c, da, db)
     except ValueError:
         raise ValueError(
             f"where: shapes {c.shape}, {a.shape} and {b.shape} cannot be broadcast together"

@@ -6,6 +6,7 @@ from typing import Any
 from .. import backend as B
 from ..graph import defvjp, record
 from ..tensor import Tensor, lift
+from ._args import promote
 
 __all__ = ["matmul"]
 
@@ -18,8 +19,11 @@ def matmul(a: Any, b: Any) -> Tensor:
         b = lift(b, a)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must have at least one dimension; got shapes {a.shape} and {b.shape}")
+    da, db = a.data, b.data
+    if da.dtype is not db.dtype:
+        da, db = promote(da, db)
     try:
-        out = B.matmul(a.data, b.data)
+        out = B.matmul(da, db)
     except ValueError:
         raise ValueError(
             f"matmul: shapes {a.shape} and {b.shape} are not aligned (inner sizes "
@@ -72,7 +76,10 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
             f"linear: input of shape {x.shape} does not fit a weight of shape {weight.shape} "
             f"(out_features, in_features)"
         )
-    out = B.matmul(x.data, weight.data.T)
+    xd, wd = x.data, weight.data
+    if xd.dtype is not wd.dtype:
+        xd, wd = promote(xd, wd)
+    out = B.matmul(xd, B.matrix_transpose(wd))
     if bias is None:
         return record(out, _linear_vjp, (x, weight))
     bias = bias if isinstance(bias, Tensor) else lift(bias, x)

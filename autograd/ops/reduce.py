@@ -26,7 +26,7 @@ def _norm_axes(axis: Any, ndim: int, op: str) -> tuple:
     out = [normalize_axis(a, ndim, op) for a in axes]
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: axis {axis} repeats an axis")
-    return tuple(sorted(out))
+    return tuple(sorted(out)) if ndim else ()  # reducing a 0-d tensor leaves it as it is
 
 
 def _kept_shape(shape: tuple, axes: tuple) -> tuple:
@@ -85,8 +85,13 @@ def _mean_vjp(xp, ctx, g, out, x):
 
 def _extreme(op, f, x, axis, dim, keepdims, keepdim) -> Tensor:
     x, axes, keep, kept = _reduce_args(op.name, x, axis, dim, keepdims, keepdim)
-    if x.data.size == 0:
-        raise ValueError(f"{op.name}() of an empty tensor of shape {x.shape}")
+    empty = [a for a in axes if x.shape[a] == 0]
+    if empty or (x.data.size == 0 and not axes and x.ndim):
+        raise ValueError(
+            f"{op.name}(): cannot reduce over axis {empty[0] if empty else axis} of length 0 of a "
+            f"tensor of shape {x.shape} ({op.name} of nothing has no value); reduce over an "
+            f"axis that has elements"
+        )
     return record(f(x.data, axis=axes, keepdims=keep), op, (x,), (kept, axes))
 
 
@@ -179,8 +184,9 @@ def std(
     """
     x, axes, keep, kept, denom = _spread_args("std", x, axis, dim, keepdims, keepdim, correction,
                                               ddof, unbiased)
-    d = x.data - B.mean(x.data, axis=axes, keepdims=True)
-    out = B.sqrt(B.sum(d * d, axis=axes, keepdims=keep) / denom)
+    with B.errstate(all="ignore"):  # N − correction = 0 gives 0/0 = NaN, silently, as PyTorch
+        d = x.data - B.mean(x.data, axis=axes, keepdims=True)
+        out = B.sqrt(B.sum(d * d, axis=axes, keepdims=keep) / denom)
     return record(out, _std_vjp, (x,), (kept, axes, denom))
 
 
@@ -199,9 +205,12 @@ def logsumexp(
     """log Σ exp(x) over ``axis``, computed as m + log Σ exp(x − m) with m the max, so large
     inputs neither overflow nor lose precision."""
     x, axes, keep, kept = _reduce_args("logsumexp", x, axis, dim, keepdims, keepdim)
-    m = B.max(x.data, axis=axes, keepdims=True)
-    m = B.where(B.isfinite(m), m, 0)
-    with B.errstate(divide="ignore"):  # a slice of only −inf has logsumexp log 0 = −inf
+    if any(x.shape[a] == 0 for a in axes):  # the log of an empty sum: −inf, as PyTorch
+        m = B.zeros(kept, dtype=x.dtype)
+    else:
+        m = B.max(x.data, axis=axes, keepdims=True)
+        m = B.where(B.isfinite(m), m, 0)
+    with B.errstate(all="ignore"):  # a slice of only −inf has logsumexp log 0 = −inf
         s = B.log(B.sum(B.exp(x.data - m), axis=axes, keepdims=True)) + m
     out = s if keep else B.reshape(s, tuple(n for i, n in enumerate(x.shape) if i not in axes))
     return record(out, _logsumexp_vjp, (x,), (kept,))
@@ -216,14 +225,24 @@ def _logsumexp_vjp(xp, ctx, g, out, x):
 
 def argmax(x: Any, axis: Optional[int] = None, keepdims: bool = False, *, dim: Any = None) -> Tensor:
     """Index of the largest element (flattened when axis is None); not differentiable."""
-    x = as_tensor(x)
-    return Tensor(B.argmax(x.data, axis=axis_arg(axis, dim), keepdims=keepdims))
+    return _arg("argmax", B.argmax, x, axis_arg(axis, dim), keepdims)
 
 
 def argmin(x: Any, axis: Optional[int] = None, keepdims: bool = False, *, dim: Any = None) -> Tensor:
     """Index of the smallest element (flattened when axis is None); not differentiable."""
+    return _arg("argmin", B.argmin, x, axis_arg(axis, dim), keepdims)
+
+
+def _arg(name: str, f, x: Any, axis: Any, keepdims: bool) -> Tensor:
     x = as_tensor(x)
-    return Tensor(B.argmin(x.data, axis=axis_arg(axis, dim), keepdims=keepdims))
+    if axis is not None:
+        axis = normalize_axis(axis, x.ndim, name)
+        if x.ndim == 0:
+            axis = None  # the only element of a 0-d tensor: index 0
+    if x.data.size == 0 and (axis is None or x.shape[axis] == 0):
+        raise ValueError(f"{name}(): a tensor of shape {x.shape} has no elements along "
+                         f"{'any axis' if axis is None else f'axis {axis}'} to choose from")
+    return Tensor(f(x.data, axis=axis, keepdims=keepdims and axis is not None))
 
 
 nondifferentiable(argmax, xp=("argmax",), methods=("argmax",))

@@ -17,7 +17,7 @@ from ._args import axis_arg, normalize_axis, shape_arg
 
 __all__ = [
     "reshape", "transpose", "permute", "squeeze", "unsqueeze", "flatten", "broadcast_to",
-    "expand", "concatenate", "cat", "stack",
+    "expand", "concatenate", "cat", "stack", "clone",
 ]
 
 
@@ -183,6 +183,17 @@ def expand(x: Any, *sizes: Any) -> Tensor:
 
 
 composite(expand, methods=("expand",))
+
+
+def clone(x: Any) -> Tensor:
+    """A copy of ``x`` with its own memory, recorded in the graph (its gradient passes through)."""
+    x = as_tensor(x)
+    return record(B.asarray(x.data, copy=True), _clone_vjp, (x,))
+
+
+@defvjp(clone, reads="nothing", methods=("clone",))
+def _clone_vjp(xp, ctx, g, out, x):
+    return (g,)
 
 
 # ----------------------------------------------------------------------------- indexing

@@ -96,6 +96,9 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             self._update_group(group)
+            for p in group["params"]:
+                if p.grad is not None:  # updated in place: nodes that saved it must see that
+                    p._written()
         return loss
 
     def _update_group(self, group: dict) -> None:  # pragma: no cover - abstract
