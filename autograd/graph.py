@@ -183,7 +183,7 @@ class Node:
         self.needs = needs
         self.saved = saved
         self.seq = next(clock)
-        self.scope = state.current.scope
+        self.scope = _thread.scope
         self.freed = False  # True once backward has released what it saved (memory.release)
         self.extra = None
 
@@ -239,6 +239,8 @@ class NodeExtra:
         self.where = None
 
 
+_thread = state.current  # this thread's grad mode and module scope
+_RECORDING = state.RECORDING
 _ONE = (True,)
 _PAIRS = (((False, False), (False, True)), ((True, False), (True, True)))
 
@@ -258,9 +260,9 @@ def record(data: Any, op: Op, inputs: tuple, saved: Any = None, view_of: Optiona
     t.data = data
     t._grad = None
     t.name = None
-    t._vc = None if view_of is None or data.base is None else view_of._shared_version()
-    mode = state.current.mode
-    if mode is not state.RECORDING:  # no_grad, or anomaly detection: the rare cases
+    t._vc = None if view_of is None else _view_version(data, view_of)
+    mode = _thread.mode
+    if mode is not _RECORDING:  # no_grad, or anomaly detection: the rare cases
         if mode.anomaly:
             _check_forward(data, op)
         if not mode.grad:
@@ -286,6 +288,16 @@ def record(data: Any, op: Op, inputs: tuple, saved: Any = None, view_of: Optiona
     t.requires_grad = False
     t.grad_fn = None
     return t
+
+
+def _view_version(data: Any, of: Tensor) -> Any:
+    """``of``'s version counter if ``data`` is a view of ``of``'s memory, else None. NumPy points
+    a view at the array that owns the memory, so comparing bases settles it."""
+    base = data.base
+    if base is None:
+        return None
+    od = of.data
+    return of._shared_version() if base is od or base is od.base else None
 
 
 def _check_forward(data: Any, op: Op) -> None:

@@ -296,7 +296,7 @@ class Tensor:
             ufunc(self.data, o, out=self.data, casting="same_kind")
         except (ValueError, TypeError) as e:
             other_shape = getattr(o, "shape", ())
-            raise type(e)(
+            raise (TypeError if isinstance(e, TypeError) else ValueError)(
                 f"{what}: cannot write the result into {self._describe()} (the other operand has "
                 f"shape {tuple(other_shape)}; {e})"
             ) from None
@@ -351,7 +351,8 @@ class Tensor:
         try:
             self.data[normalize_index(index)] = v
         except (ValueError, TypeError) as e:
-            raise type(e)(f"x[...] = ...: cannot write into {self._describe()}: {e}") from None
+            raise (TypeError if isinstance(e, TypeError) else ValueError)(
+                f"x[...] = ...: cannot write into {self._describe()}: {e}") from None
         self._written()
 
     def _describe(self) -> str:

@@ -29,7 +29,7 @@ def reshape(x: Any, *shape: Any) -> Tensor:
         out = B.reshape(x.data, shape)
     except ValueError:
         raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}") from None
-    return record(out, _reshape_vjp, (x,))
+    return record(out, _reshape_vjp, (x,), view_of=x)
 
 
 @defvjp(reshape, reads="nothing", xp=("reshape",), methods=("reshape", "view"))
@@ -40,7 +40,7 @@ def _reshape_vjp(xp, ctx, g, out, x):
 def permute_dims(x: Any, axes: Sequence[int]) -> Tensor:
     """The axes of ``x`` reordered by the permutation ``axes`` (the array API's name)."""
     x = as_tensor(x)
-    return record(B.permute_dims(x.data, tuple(axes)), _transpose_vjp, (x,), tuple(axes))
+    return record(B.permute_dims(x.data, tuple(axes)), _transpose_vjp, (x,), tuple(axes), view_of=x)
 
 
 @defvjp(permute_dims, name="transpose", reads="nothing", xp=("permute_dims",))
@@ -160,7 +160,7 @@ def broadcast_to(x: Any, *shape: Any) -> Tensor:
         out = B.broadcast_to(x.data, shape)
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
-    return record(out, _broadcast_vjp, (x,))
+    return record(out, _broadcast_vjp, (x,), view_of=x)
 
 
 @defvjp(broadcast_to, name="expand", reads="nothing", xp=("broadcast_to",),
@@ -205,7 +205,15 @@ def getitem(x: Any, index: Any) -> Tensor:
         out = x.data[index]
     except IndexError as e:
         raise IndexError(f"index {index!r} into a tensor of shape {x.shape}: {e}") from None
-    return record(out, _getitem_vjp, (x,), index)
+    return record(out, _getitem_vjp, (x,), _own(index), view_of=x)
+
+
+def _own(index: Any) -> Any:
+    """``index`` with any integer or boolean arrays copied: backward reads them, and the caller
+    may change theirs in the meantime."""
+    if isinstance(index, tuple):
+        return tuple(_own(i) for i in index)
+    return B.asarray(index, copy=True) if B.is_array(index) else index
 
 
 @defvjp(getitem, reads="nothing", xp=("getitem",), methods=("__getitem__",))
