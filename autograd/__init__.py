@@ -21,5 +21,6 @@ from .function import Function
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from . import functional, nn, optim, viz
 from .serialization import save, load
+from .compile import compile, CompileError
 
 __version__ = "0.1.0"

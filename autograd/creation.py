@@ -6,6 +6,7 @@ from typing import Any, Optional
 import numpy as _np  # the random generator is a host-side concern
 
 from . import backend as B
+from .state import host
 from .tensor import Tensor
 
 float16 = B.float16
@@ -27,6 +28,13 @@ def manual_seed(seed: int) -> None:
 def generator() -> _np.random.Generator:
     """The generator seeded by :func:`manual_seed`."""
     return _rng
+
+
+@host
+def draw(method: str, shape: tuple, *args: Any) -> Any:
+    """``generator().<method>(*args, size=shape)``: a draw from the seeded generator, made again at
+    every replay of a compiled step (so that it draws what an eager step would)."""
+    return getattr(_rng, method)(*args, size=shape)
 
 
 def _shape(shape: tuple) -> tuple:
@@ -96,11 +104,11 @@ def eye(n: int, m: Optional[int] = None, requires_grad: bool = False, dtype: Any
 
 def randn(*shape: Any, requires_grad: bool = False, dtype: Any = None, name: Optional[str] = None) -> Tensor:
     """Standard normal samples (float32 unless ``dtype`` says otherwise)."""
-    data = _rng.standard_normal(_shape(shape)).astype(dtype or float32)
+    data = draw("standard_normal", _shape(shape)).astype(dtype or float32)
     return _make(B.asarray(data), requires_grad, None, name)
 
 
 def rand(*shape: Any, requires_grad: bool = False, dtype: Any = None, name: Optional[str] = None) -> Tensor:
     """Uniform samples from [0, 1) (float32 unless ``dtype`` says otherwise)."""
-    data = _rng.random(_shape(shape)).astype(dtype or float32)
+    data = draw("random", _shape(shape)).astype(dtype or float32)
     return _make(B.asarray(data), requires_grad, None, name)

@@ -310,6 +310,8 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set) -> None:
         t._grad._written()
     hooks = getattr(t, "_hooks", None) if leaf else None
     if hooks is not None:
+        if hooks.post and state.current.recorder is not None:
+            state.current.recorder.python_hook("post-accumulate-grad hook")
         for hook in list(hooks.post):
             hook(t)
 
@@ -321,6 +323,8 @@ def _leaf_pre_hooks(t: Tensor) -> bool:
 
 def _call_hooks(hooks: list, g: Any, create_graph: bool, t: Tensor) -> Any:
     """Run gradient hooks in order; each sees a Tensor and may return a replacement."""
+    if hooks and state.current.recorder is not None:
+        state.current.recorder.python_hook("gradient hook")
     for hook in list(hooks):
         r = hook(g if create_graph else Tensor(g))
         if r is None:
@@ -377,6 +381,8 @@ _callbacks = _Callbacks()
 def queue_callback(fn: Callable[[], None]) -> None:
     """Run ``fn()`` once the backward pass now running (in this thread) has finished, after every
     ``.grad`` is written (as PyTorch's ``queue_callback``). Call it from a hook."""
+    if state.current.recorder is not None:
+        state.current.recorder.python_hook("backward callback")
     if not _callbacks.stack:
         raise RuntimeError("queue_callback: no backward pass is running in this thread")
     _callbacks.stack[-1].append(fn)

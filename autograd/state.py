@@ -1,4 +1,5 @@
-"""Per-thread state: whether ops record the graph, anomaly detection, and the module scope.
+"""Per-thread state: whether ops record the graph, anomaly detection, the module scope, and the
+compiled-step recorder.
 
 Each thread has its own, so a ``no_grad`` block (or a ``backward()``) in one thread never changes
 what another thread records, and two threads can train two models at once. A new thread starts
@@ -9,7 +10,9 @@ case (recording, no anomaly detection) with a single identity check.
 """
 from __future__ import annotations
 
+import functools
 import threading
+from typing import Any, Callable
 
 
 class Mode:
@@ -39,6 +42,7 @@ class _ThreadState(threading.local):
     # Class attributes are each new thread's starting values.
     mode: Mode = RECORDING
     scope: tuple = ()
+    recorder: Any = None  # the ag.compile recorder while it records a step in this thread
 
 
 current = _ThreadState()
@@ -47,3 +51,36 @@ current = _ThreadState()
 def grad_enabled() -> bool:
     """Whether ops record the graph in this thread."""
     return current.mode.grad
+
+
+def host(fn: Callable) -> Callable:
+    """Mark ``fn`` as host work that a compiled step runs again at every replay.
+
+    A compiled step (``ag.compile``) replays the array operations it recorded, so Python code
+    between them runs only while recording. Code whose result changes from call to call without
+    passing through an array (a learning rate a scheduler rewrote, Adam's step count, a draw from
+    the random generator) must run at every replay instead: wrap it in a function decorated with
+    ``host``. Outside recording the decorator costs one attribute lookup; while recording, the
+    recorder runs ``fn``, and its float, int and array results become values the replay reads
+    from a new call of ``fn``.
+    """
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        rec = current.recorder
+        if rec is None:
+            return fn(*args, **kwargs)
+        return rec.host(fn, args, kwargs)
+
+    return call
+
+
+def require(ok: Any, error: Callable[[], Exception]) -> None:
+    """Raise ``error()`` unless every element of the boolean array ``ok`` is true: a check on
+    values (a label in range, a probability in [0, 1]). A compiled step records the check and
+    makes it at every replay, where a Python ``if`` on the values would be decided once."""
+    rec = current.recorder
+    if rec is not None:
+        rec.require(ok, error)
+    elif not ok.all():
+        raise error()

@@ -106,7 +106,7 @@ class Dropout(Module):
             return x
         if self.p == 1.0:
             return x * 0.0
-        keep = creation.generator().random(x.shape) >= self.p
+        keep = creation.draw("random", x.shape) >= self.p
         scale = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
         return x * Tensor(scale)
 

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional
 
 from .. import backend as B
+from .. import state
 from ..graph import name_scope
 from ..tensor import RemovableHandle, Tensor, zero_grads
 
@@ -108,6 +109,8 @@ class Module:
         calls = _calls.stack
         calls.append(self)
         try:
+            if (self._forward_pre_hooks or self._forward_hooks) and state.current.recorder:
+                state.current.recorder.python_hook("module forward hook")
             if self._forward_pre_hooks:
                 for hook in list(self._forward_pre_hooks):
                     r = hook(self, args)

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import backend as B
 from ..graph import composite, defvjp, record
+from ..state import require
 from ..tensor import Tensor, as_tensor, lift
 from .activation import log_softmax
 from .reduce import mean, sum
@@ -77,11 +78,10 @@ def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor
     ∂/∂t = log(1 − p) − log p.
     """
     p, target = _pair("binary_cross_entropy", p, target)
-    if p.data.size and (B.min(p.data) < 0 or B.max(p.data) > 1):
-        raise ValueError(
-            f"binary_cross_entropy: probabilities must lie in [0, 1]; got values in "
-            f"[{B.min(p.data)}, {B.max(p.data)}] (use binary_cross_entropy_with_logits for logits)"
-        )
+    pd = p.data
+    require((pd >= 0) & (pd <= 1), lambda: ValueError(
+        f"binary_cross_entropy: probabilities must lie in [0, 1]; got values in "
+        f"[{B.min(pd)}, {B.max(pd)}] (use binary_cross_entropy_with_logits for logits)"))
     t = target.data
     tiny = B.finfo(p.dtype).smallest_subnormal  # log(tiny) < −100, and log never sees 0
     log_p = B.maximum(B.log(B.maximum(p.data, tiny)), _LOG_FLOOR)
@@ -129,13 +129,14 @@ def _labels(name: str, labels: Any, n_classes: int, batch_shape: tuple):
         raise TypeError(f"{name}: class labels must be integers; got dtype {arr.dtype}")
     if arr.shape != batch_shape:
         raise ValueError(f"{name}: labels of shape {arr.shape} do not match the batch shape {batch_shape}")
-    bad = (arr < 0) | (arr >= n_classes)
-    if bad.any():
-        flat = int(bad.reshape(-1).argmax())
-        raise IndexError(
+    def out_of_range() -> IndexError:
+        flat = int(((arr < 0) | (arr >= n_classes)).reshape(-1).argmax())
+        return IndexError(
             f"{name}: label {int(arr.reshape(-1)[flat])} (at position {flat}) is out of range "
             f"for {n_classes} classes; labels must lie in 0..{n_classes - 1}"
         )
+
+    require((arr >= 0) & (arr < n_classes), out_of_range)
     return arr
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
+from ..state import host
 from .optimizer import Optimizer, ParamsT
 
 __all__ = ["Adam", "AdamW"]
@@ -39,13 +40,13 @@ class Adam(Optimizer):
                                       amsgrad=amsgrad, maximize=maximize))
 
     def _update_group(self, group: dict) -> None:
-        lr = float(group["lr"])
+        lr = self._lr(group)
         b1, b2 = (float(b) for b in group["betas"])
         eps = float(group["eps"])
         wd = float(group["weight_decay"])
         for p, g in self._gradients(group, l2=not self._decoupled):  # Adam: L2 penalty in g
             if wd != 0 and self._decoupled:
-                p.data *= 1 - lr * wd  # AdamW: decay the weights directly
+                p.data *= _decay(lr, wd)  # AdamW: decay the weights directly
             st = self._state(p)
             if not st:
                 st["step"] = 0
@@ -53,8 +54,7 @@ class Adam(Optimizer):
                 st["exp_avg_sq"] = B.zeros_like(p.data)
                 if group["amsgrad"]:
                     st["max_exp_avg_sq"] = B.zeros_like(p.data)
-            st["step"] += 1
-            t = st["step"]
+            step_size, bias2 = _corrections(self._count_step(st), lr, b1, b2)
             m, v = st["exp_avg"], st["exp_avg_sq"]
             m *= b1
             m += (1 - b1) * g
@@ -65,9 +65,21 @@ class Adam(Optimizer):
                     st["max_exp_avg_sq"] = B.zeros_like(p.data)
                 B.maximum(st["max_exp_avg_sq"], v, out=st["max_exp_avg_sq"])
                 v = st["max_exp_avg_sq"]
-            step_size = lr / (1 - b1**t)
-            denom = B.sqrt(v) / math.sqrt(1 - b2**t) + eps
+            denom = B.sqrt(v) / bias2 + eps
             p.data -= step_size * (m / denom)
+
+
+@host
+def _corrections(t: int, lr: float, b1: float, b2: float) -> tuple:
+    """Adam's bias corrections at step t: the step size γ / (1 − β₁ᵗ) and √(1 − β₂ᵗ) (host work:
+    a compiled step computes them afresh at every replay)."""
+    return lr / (1 - b1**t), math.sqrt(1 - b2**t)
+
+
+@host
+def _decay(lr: float, wd: float) -> float:
+    """AdamW's weight-decay factor 1 − γλ (host work, as the learning rate may change)."""
+    return 1 - lr * wd
 
 
 class AdamW(Adam):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..state import host
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR"]
@@ -42,8 +43,10 @@ class LRScheduler:
     def get_lr(self) -> list[float]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @host
     def step(self) -> None:
-        """Advance one epoch and write the new rates into the optimizer's groups."""
+        """Advance one epoch and write the new rates into the optimizer's groups (host work: a
+        compiled step runs it again at every replay)."""
         self._step_count += 1
         self.last_epoch += 1
         for g, lr in zip(self.optimizer.param_groups, self.get_lr()):

@@ -5,6 +5,11 @@ hyperparameters (a group without, say, ``"lr"`` takes the optimizer's default), 
 per-parameter buffers (momentum, running averages) keyed by the parameter. ``step()`` updates
 each parameter's ``.data`` array in place, outside the graph and in the parameter's own dtype:
 a float32 parameter stays float32, and every reference to it stays valid.
+
+Compiled steps (``ag.compile``) replay the array operations of an update. What may change from
+step to step without passing through an array, the learning rate and the step count, is read
+in small ``host`` functions that run again at every replay; the other hyperparameters are fixed
+for a recording (changing one records the step again).
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 
 from .. import backend as B
 from ..graph import enable_grad
+from ..state import host
 from ..tensor import Tensor, zero_grads
 
 __all__ = ["Optimizer", "required"]
@@ -126,6 +132,20 @@ class Optimizer:
             if l2 and wd != 0:
                 g = g + wd * p.data
             yield p, g
+
+    @staticmethod
+    @host
+    def _lr(group: dict) -> float:
+        """The group's learning rate, read afresh at every replay of a compiled step (a scheduler
+        or the user may change it between steps; ``state.host``)."""
+        return float(group["lr"])
+
+    @staticmethod
+    @host
+    def _count_step(st: dict) -> int:
+        """Advance a parameter's step count (run again at every replay of a compiled step)."""
+        st["step"] += 1
+        return st["step"]
 
     def _state(self, p: Tensor) -> dict:
         st = self.state.get(p)

@@ -37,7 +37,7 @@ class RMSprop(Optimizer):
                                       momentum=momentum, centered=centered, maximize=maximize))
 
     def _update_group(self, group: dict) -> None:
-        lr = float(group["lr"])
+        lr = self._lr(group)
         alpha = float(group["alpha"])
         eps = float(group["eps"])
         mu = float(group["momentum"])
@@ -50,7 +50,7 @@ class RMSprop(Optimizer):
                     st["momentum_buffer"] = B.zeros_like(p.data)
                 if group["centered"]:
                     st["grad_avg"] = B.zeros_like(p.data)
-            st["step"] += 1
+            self._count_step(st)
             v = st["square_avg"]
             v *= alpha
             v += (1 - alpha) * (g * g)

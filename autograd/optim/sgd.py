@@ -33,7 +33,7 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
 
     def _update_group(self, group: dict) -> None:
-        lr = float(group["lr"])
+        lr = self._lr(group)
         mu = float(group["momentum"])
         damp = float(group["dampening"])
         for p, g in self._gradients(group):
