@@ -373,6 +373,15 @@ def test_tooltips_give_statistics_and_first_values():
                for t in tips)
 
 
+def test_tooltip_statistics_of_huge_values_do_not_overflow():
+    """The mean and norm of values near the float64 limit are scaled, not overflowed (pytest
+    turns NumPy's overflow warnings into errors)."""
+    big = ag.tensor(np.array([1e308, 1e308, -np.inf]), requires_grad=True, name="big")
+    tip = tooltip(ag.viz.draw_graph((big * 0.5).sum()).source, "<b>big</b>")
+    assert tip[1] == ("value: min 1e+308, max 1e+308, mean 1e+308, norm 1.414e+308 "
+                      "(of the finite values); NaN: 0, Inf: 1")
+
+
 def test_tooltips_say_when_values_were_not_kept():
     x = ag.tensor(np.ones((40, 40)), requires_grad=True, name="x")
     h = x.exp() * 2.0  # exp's rule reads its output; mul's does not read the 1,600-element exp

@@ -94,23 +94,27 @@ def _number(v: float) -> str:
 
 
 def stats(a: Any, what: str) -> list:
-    """Tooltip lines for the array ``a`` (``what``: "value", "grad", ...): count, min, max,
-    mean and norm of its finite values, the NaN and Inf counts, and its first values."""
+    """Tooltip lines for the array ``a`` (``what``: "value", "grad", ...): min, max, mean and
+    norm of its finite values, the NaN and Inf counts, and its first values. Computed in
+    float64 and scaled by the largest magnitude, so that nothing overflows."""
     a = np.asarray(a)
     n = int(a.size)
     if n == 0:
         return [f"{what}: empty"]
-    x = a.astype(np.float64, copy=False).ravel()
-    with np.errstate(all="ignore"):
-        finite = x[np.isfinite(x)]
-        nans = int(np.count_nonzero(np.isnan(x)))
+    if a.dtype.kind == "c":  # complex: the statistics of the magnitudes
+        what = f"|{what}|"
+        x = np.abs(a).astype(np.float64).ravel()
+    else:
+        x = a.astype(np.float64).ravel()
+    finite = x[np.isfinite(x)]
+    nans = int(np.count_nonzero(np.isnan(x)))
     infs = n - nans - int(finite.size)
     if finite.size:
-        scale = float(np.max(np.abs(finite)))
-        # Scaled first, so that the sum of squares cannot overflow.
-        norm = scale * float(np.sqrt(np.sum((finite / scale) ** 2))) if scale > 0 else 0.0
+        scale = float(np.max(np.abs(finite))) or 1.0
+        mean = scale * float(np.mean(finite / scale))
+        norm = scale * float(np.sqrt(np.sum((finite / scale) ** 2)))
         body = (f"min {_number(float(finite.min()))}, max {_number(float(finite.max()))}, "
-                f"mean {_number(float(np.mean(finite)))}, norm {_number(norm)}")
+                f"mean {_number(mean)}, norm {_number(norm)}")
         if finite.size < n:
             body += " (of the finite values)"
     else:
