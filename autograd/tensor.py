@@ -73,6 +73,11 @@ class Tensor:
         name: Optional[str] = None,
     ) -> None:
         self.data = _to_array(data, dtype)
+        if self.data.dtype.kind not in "biufc":  # text, bytes, objects, dates: not numbers
+            what = (repr(data)[:40] if isinstance(data, (str, bytes))
+                    else f"of dtype {self.data.dtype}")
+            raise TypeError(f"Tensor data must be numbers (a number, a nested list of numbers or a "
+                            f"numeric array), not {type(data).__name__} {what}")
         if requires_grad and not _is_float(self.data.dtype):
             raise TypeError(
                 f"only floating-point tensors can require gradients; got dtype {self.data.dtype}"

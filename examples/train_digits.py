@@ -94,24 +94,21 @@ def save_loss_curve(batch_losses: list[float], epoch_losses: list[float], path: 
 
 
 def save_graph_svg(model: nn.Module, x: np.ndarray, y: np.ndarray, path: Path) -> str:
-    """Draw the graph of the loss of a 2-sample batch (in eval mode) with ``autograd.viz.save_svg``,
-    if it exists and can render; return a one-line message either way."""
-    try:
-        from autograd.viz import save_svg
-    except ImportError:
-        return "graph picture skipped: autograd.viz.save_svg is not available"
+    """Draw the graph of the loss of a 2-sample batch (in eval mode) with ``autograd.viz.save_svg``
+    and return a one-line message, also when the viz extra or a Graphviz renderer is missing.
+    The gradients drawn are those of this loss, computed for the picture (not the ``.grad`` that
+    training left in the parameters)."""
     model.eval()  # the inference graph: dropout is the identity, so it draws no nodes
-    loss = nn.CrossEntropyLoss()(model(ag.Tensor(x[:2])), y[:2])
+    images = ag.tensor(x[:2], name="images")
+    loss = nn.CrossEntropyLoss()(model(images), y[:2])
+    loss.name = "loss"
     model.train()
-    try:
-        try:  # label the parameters by their names in the model (fc1.weight, ...)
-            written = save_svg(loss, path, params=model)
-        except TypeError:
-            written = save_svg(loss, path)
-    except Exception as e:  # no renderer installed, or viz not finished
+    try:  # parameters are labelled by their names in the model (fc1.weight, ...)
+        written = ag.viz.save_svg(loss, path, params=model)
+    except (ImportError, RuntimeError) as e:  # no graphviz package; no renderer, or it failed
         reason = str(e).splitlines()[0] if str(e) else ""
         return f"graph picture skipped: {type(e).__name__}: {reason}"
-    return f"graph picture:  {written or path}"
+    return f"graph picture:  {written}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,11 +76,39 @@ def edges(source: str) -> list:
     return EDGE_RE.findall(source)
 
 
+TOOLTIP_RE = re.compile(r' tooltip="((?:[^"\\]|\\.)*)"')
+
+
 def node_line(source: str, text: str) -> str:
-    """The one node statement whose text contains ``text``."""
-    lines = [ln for ln in source.splitlines() if NODE_RE.match(ln + "\n") and text in ln]
+    """The one node statement whose text (its tooltip left out) contains ``text``, without its
+    tooltip."""
+    lines = [TOOLTIP_RE.sub("", ln) for ln in source.splitlines() if NODE_RE.match(ln + "\n")]
+    lines = [ln for ln in lines if text in ln]
     assert len(lines) == 1, f"{len(lines)} nodes contain {text!r}"
     return lines[0]
+
+
+def cluster_line(source: str, path: str) -> str:
+    """The ``graph [...]`` statement of the cluster labelled ``path``."""
+    lines = [ln for ln in source.splitlines() if ln.lstrip("\t").startswith("graph [")
+             and f'color="#868e96">{path}</font>' in ln]
+    assert len(lines) == 1, f"{len(lines)} clusters are labelled {path!r}"
+    return lines[0]
+
+
+def words(source: str) -> str:
+    """The text of DOT labels without markup, lines joined with spaces (legend notes wrap)."""
+    return " ".join(re.sub(r"<[^>]*>", " ", source).split())
+
+
+def tooltip(source: str, text: str) -> list:
+    """The tooltip lines of the one node whose text (tooltip left out) contains ``text``."""
+    found = [ln for ln in source.splitlines()
+             if NODE_RE.match(ln + "\n") and text in TOOLTIP_RE.sub("", ln)]
+    assert len(found) == 1, f"{len(found)} nodes contain {text!r}"
+    m = TOOLTIP_RE.search(found[0])
+    assert m, f"the node with {text!r} has no tooltip"
+    return m.group(1).split("\\n")
 
 
 def node_id(source: str, text: str) -> str:
@@ -236,8 +264,8 @@ def test_labels_show_name_shape_dtype_values_and_rule():
 @pytest.mark.parametrize("fn, rule", [
     (lambda z: z.sigmoid(), "σ' = p(1−p)"),
     (lambda z: z.tanh(), "tanh' = 1 − y²"),
-    (lambda z: F.softmax(z), "J = diag(p) − ppᵀ"),
-    (lambda z: F.log_softmax(z), "J = I − 1pᵀ"),
+    (lambda z: F.softmax(z), "J = diag(p) − p·p^T"),
+    (lambda z: F.log_softmax(z), "J = I − 1·p^T"),
     (lambda z: z.relu(), "relu' = 1[y &gt; 0]"),
     (lambda z: F.leaky_relu(z), "f' = 1 (z &gt; 0) else slope"),
     (lambda z: F.softplus(z), "f' = σ(z)"),
@@ -249,18 +277,121 @@ def test_activation_rules(fn, rule):
     assert rule not in ag.viz.draw_graph(fn(z).sum(), show_rules=False).source
 
 
-def test_gradients_shown_after_backward_and_size_limit():
+def _sigmoid_net_parts():
     loss = sigmoid_net()
-    w = loss.grad_fn.inputs[0].grad_fn.inputs[0].grad_fn.inputs[1]
-    assert "grad" not in node_line(ag.viz.draw_graph(loss).source, "<b>w</b>")
-    loss.backward()
+    s = loss.grad_fn.inputs[0]  # σ(z)
+    z = s.grad_fn.inputs[0]
+    w = z.grad_fn.inputs[1]
+    return loss, s, z, w
+
+
+def _dE_dw(s) -> np.ndarray:
+    """∂E/∂w_{j,k} = (p_k − t_k) p_k (1 − p_k) x_j, by hand (docs/derivations.md)."""
+    p = s.numpy().astype(np.float64)
+    x = np.array([[0.5, -1.0, 2.0]])
+    return x.T @ ((p - np.array([[0.0, 1.0]])) * p * (1 - p))
+
+
+def grad_values(line: str) -> np.ndarray:
+    """The numbers printed under a node's gradient heading."""
+    after = line.split("grad", 1)[1]
+    texts = re.findall(r'<font face="Courier" point-size="9">([^<]*)</font>', after)
+    return np.array([float(v) for v in re.findall(r"-?\d+\.\d*(?:e[-+]\d+)?",
+                                                  " ".join(texts))])
+
+
+def test_plain_view_shows_the_gradient_of_the_drawn_output():
+    loss, s, z, w = _sigmoid_net_parts()
     line = node_line(ag.viz.draw_graph(loss).source, "<b>w</b>")
-    assert "<i>grad</i>" in line and f"{w.grad.numpy()[0, 0]:.4f}"[:5] in line
+    assert "<i>grad</i>" in line
+    np.testing.assert_allclose(grad_values(line), _dE_dw(s).ravel(), rtol=2e-3)
+    assert w.grad is None  # computed for the picture, not accumulated
+    # every tensor that requires grad gets one, intermediates too
+    assert "<i>grad</i>" in node_line(ag.viz.draw_graph(loss).source, "[[-1.25")
     # the size limit: w has 6 elements
     small = node_line(ag.viz.draw_graph(loss, max_values=5).source, "<b>w</b>")
-    assert "0.1" not in small and "‖grad‖" in small and "(3, 2) float32" in small
+    assert "0.1" not in small and "||grad||" in small and "(3, 2) float32" in small
+    norm = np.linalg.norm(_dE_dw(s))
+    assert f"||grad|| = {norm:.2e}" in small
     hidden = node_line(ag.viz.draw_graph(loss, show_values=False).source, "<b>w</b>")
-    assert "0.1" not in hidden
+    assert "0.1" not in hidden and "||grad||" in hidden
+
+
+def test_a_picture_never_shows_a_stale_grad():
+    """.grad left by earlier backward() calls (the last training step, a first backward with
+    retain_graph=True) is not the gradient of the drawn output: the picture computes its own,
+    and leaves .grad as it was."""
+    loss, s, z, w = _sigmoid_net_parts()
+    w.grad = ag.tensor(np.full((3, 2), 100.0, dtype=np.float32))  # a training step's leftover
+    loss.backward(retain_graph=True)  # .grad is now 100 + ∂E/∂w
+    stale = w.grad.numpy().copy()
+    for kwargs in ({}, {"grad_flow": True}):
+        src = ag.viz.draw_graph(loss, **kwargs).source
+        line = node_line(src, "<b>w</b>")
+        if kwargs:
+            assert f"||grad|| = {np.linalg.norm(_dE_dw(s)):.2e}" in line
+        else:
+            np.testing.assert_allclose(grad_values(line), _dE_dw(s).ravel(), rtol=2e-3)
+        assert "100" not in line
+        assert any("norm" in t and "100" not in t for t in tooltip(src, "<b>w</b>"))
+    np.testing.assert_array_equal(w.grad.numpy(), stale)
+
+
+def test_after_a_plain_backward_stored_grads_are_marked_as_such():
+    """Once backward() has freed the graph, nothing can be recomputed: the picture shows .grad
+    as stored, and says it may hold the sum over several backward() calls."""
+    loss, s, z, w = _sigmoid_net_parts()
+    w.grad = ag.tensor(np.full((3, 2), 100.0, dtype=np.float32))
+    loss.backward()
+    src = ag.viz.draw_graph(loss).source
+    line = node_line(src, "<b>w</b>")
+    assert "<i>.grad (stored)</i>" in line
+    np.testing.assert_allclose(grad_values(line), 100 + _dE_dw(s).ravel(), rtol=2e-3)
+    legend = node_line(src, "<b>legend</b>")
+    assert "freed by backward()" in legend and "summed over every backward()" in legend
+    assert "grad" not in node_line(src, "[[-1.25")  # no gradient is made up for the rest
+    assert any(t.startswith(".grad: ") for t in tooltip(src, "<b>w</b>"))
+    no_legend = ag.viz.draw_graph(loss, legend=False).source
+    assert "summed over every" in no_legend and "labelloc=t" in no_legend
+
+
+def test_tooltips_give_statistics_and_first_values():
+    a = ag.tensor(np.arange(-6.0, 6.0).reshape(3, 4), requires_grad=True, name="a")
+    a.data[0, 1] = np.nan
+    src = ag.viz.draw_graph((a * 2.0).sum() * 0.5, max_values=8).source
+    assert "-6" not in node_line(src, "<b>a</b>")  # 12 elements: only the shape is printed
+    tip = tooltip(src, "<b>a</b>")
+    finite = np.delete(np.arange(-6.0, 6.0), 1)
+    assert tip[0] == "a: (3, 4) float64, leaf, requires grad"
+    assert tip[1] == (f"value: min -6, max 5, mean {finite.mean():.4g}, "
+                      f"norm {np.linalg.norm(finite):.4g} (of the finite values); NaN: 1, Inf: 0")
+    assert tip[2] == "  first 8 of 12 values (row-major): -6., nan, -4., -3., -2., -1., 0., 1."
+    assert tip[3] == ("grad: min 1, max 1, mean 1, norm 3.464; NaN: 0, Inf: 0")  # √12
+    # an intermediate of more than max_values elements gets one too
+    tips = TOOLTIP_RE.findall(src)
+    assert any(t.startswith("tensor: (3, 4) float64, intermediate\\nvalue: min -12, max 10,")
+               for t in tips)
+
+
+def test_tooltip_statistics_of_huge_values_do_not_overflow():
+    """The mean and norm of values near the float64 limit are scaled, not overflowed (pytest
+    turns NumPy's overflow warnings into errors)."""
+    big = ag.tensor(np.array([1e308, 1e308, -np.inf]), requires_grad=True, name="big")
+    tip = tooltip(ag.viz.draw_graph((big * 0.5).sum()).source, "<b>big</b>")
+    assert tip[1] == ("value: min 1e+308, max 1e+308, mean 1e+308, norm 1.414e+308 "
+                      "(of the finite values); NaN: 0, Inf: 1")
+
+
+def test_tooltips_say_when_values_were_not_kept():
+    x = ag.tensor(np.ones((40, 40)), requires_grad=True, name="x")
+    h = x.exp() * 2.0  # exp's rule reads its output; mul's does not read the 1,600-element exp
+    loss = h.sum()
+    loss.backward()
+    src = ag.viz.draw_graph(loss).source
+    released = [ln for ln in src.splitlines() if "values not kept" in ln]
+    assert len(released) == 2  # exp's output and the product
+    for ln in released:
+        assert "\\nvalue: not kept (released after use" in ln
 
 
 def test_big_tensors_print_no_values_unless_the_limit_is_raised():
@@ -337,13 +468,12 @@ def test_name_scopes_become_nested_clusters():
     loss, params = mlp_scopes()
     src = ag.viz.draw_graph(loss, params=params).source
     for path in ("MLP", "MLP/fc1", "MLP/act", "MLP/fc2"):
-        assert f"label=\"{path}\"" in src or f"label={path}" in src
+        cluster_line(src, path)
     # the clusters nest: MLP/fc1 is opened inside MLP
-    lines = src.splitlines()
-    assert [ln for ln in lines if "label=MLP " in ln][0].startswith("\t\tgraph [")
-    assert [ln for ln in lines if 'label="MLP/fc1"' in ln][0].startswith("\t\t\tgraph [")
+    assert cluster_line(src, "MLP").startswith("\t\tgraph [")
+    assert cluster_line(src, "MLP/fc1").startswith("\t\t\tgraph [")
     # fc1's parameters are drawn inside fc1's cluster, the input x outside every cluster
-    fc1 = src.index("label=\"MLP/fc1\"")
+    fc1 = src.index(cluster_line(src, "MLP/fc1"))
     end = src.index("}", fc1)
     assert "fc1.weight" in src[fc1:end] and "<b>x</b>" not in src[fc1:end]
     flat = ag.viz.draw_graph(loss, params=params, clusters=False).source
@@ -353,7 +483,8 @@ def test_name_scopes_become_nested_clusters():
 def test_nn_module_scopes_and_parameter_names():
     loss, model = mlp_module()
     src = ag.viz.draw_graph(loss, params=model).source
-    assert 'label="MLP/fc1"' in src and 'label="MLP/fc2"' in src and 'label="MLP/act"' in src
+    for path in ("MLP/fc1", "MLP/fc2", "MLP/act"):
+        cluster_line(src, path)
     assert "<b>fc2.weight</b>" in src
 
 
@@ -385,21 +516,13 @@ def test_collapsed_module_swallows_its_number_constants():
 
 
 # ----------------------------------------------------------------------------- gradient flow
-def _sigmoid_net_parts():
-    loss = sigmoid_net()
-    s = loss.grad_fn.inputs[0]  # σ(z)
-    z = s.grad_fn.inputs[0]
-    w = z.grad_fn.inputs[1]
-    return loss, s, z, w
-
-
 def test_flow_computes_every_gradient_without_touching_grad():
     loss, s, z, w = _sigmoid_net_parts()
     g = ag.viz.draw_graph(loss, grad_flow=True)
     src = g.source
     expected = (s.numpy() - np.array([[0.0, 1.0]])) * s.numpy() * (1 - s.numpy())
     line = node_line(src, "[[-1.25")  # z = x w
-    assert "‖grad‖" in line and f"{np.linalg.norm(expected):.2e}" in line
+    assert "||grad||" in line and f"{np.linalg.norm(expected):.2e}" in line
     assert w.grad is None and s.grad is None  # nothing accumulated
     assert "computed for this picture" in src
     loss.backward()  # the graph was kept: backward still works
@@ -413,7 +536,7 @@ def test_flow_after_backward_uses_stored_grads_and_says_so():
     src = ag.viz.draw_graph(loss, grad_flow=True).source
     assert "freed by backward()" in src and "retain_graph=True" in src
     assert "grad not available" in node_line(src, "[[-1.25")  # small: its values are kept
-    assert "‖grad‖" in node_line(src, "<b>w</b>")
+    assert "||.grad|| = " in node_line(src, "<b>w</b>") and "(stored)" in node_line(src, "<b>w</b>")
     assert "freed" in ag.viz.draw_graph(loss, grad_flow=True, legend=False).source
 
 
@@ -422,7 +545,7 @@ def test_flow_after_backward_with_retain_graph_is_full():
     loss.backward(retain_graph=True)
     stored = w.grad.numpy().copy()
     src = ag.viz.draw_graph(loss, grad_flow=True).source
-    assert "computed for this picture" in src and "‖grad‖" in node_line(src, "[[-1.25")
+    assert "computed for this picture" in src and "||grad||" in node_line(src, "[[-1.25")
     np.testing.assert_array_equal(w.grad.numpy(), stored)  # drawing left .grad untouched
 
 
@@ -431,7 +554,7 @@ def test_flow_uses_retained_grads_when_freed():
     z.retain_grad()
     loss.backward()
     src = ag.viz.draw_graph(loss, grad_flow=True).source
-    assert "‖grad‖" in node_line(src, "[[-1.25")  # z kept its gradient: retain_grad()
+    assert "||.grad|| = " in node_line(src, "[[-1.25")  # z kept its gradient: retain_grad()
     assert "grad not available" in node_line(src, "[[0.2227")
 
 
@@ -487,7 +610,7 @@ def test_flow_shades_by_log_norm():
 def test_flow_non_scalar_output_and_no_grad_output():
     a = ag.tensor([1.0, 2.0], requires_grad=True, name="a")
     src = ag.viz.draw_graph(a * 3.0, grad_flow=True).source
-    assert "of the sum of" in src and "‖grad‖ = 4.24e+00" in node_line(src, "<b>a</b>")
+    assert "of the sum of" in words(src) and "||grad|| = 4.24e+00" in node_line(src, "<b>a</b>")
     c = ag.tensor([1.0, 2.0], name="c")
     assert "no gradients" in ag.viz.draw_graph(c * 2.0, grad_flow=True).source
 

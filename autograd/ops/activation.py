@@ -94,7 +94,7 @@ def _softmax_diagonal(p):
     return p * (1 - p)
 
 
-@defvjp(softmax, reads="output", shows="J = diag(p) − ppᵀ", methods=("softmax",),
+@defvjp(softmax, reads="output", shows="J = diag(p) − p·p^T", methods=("softmax",),
         diagnose=Diagnose("saturation", _softmax_diagonal, "p(1−p)"))
 def _softmax_vjp(xp, ctx, g, p, x):
     d = g - xp.sum(g * p, axis=ctx.saved, keepdims=True)  # a fresh array: scaled in place
@@ -117,7 +117,7 @@ def log_softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) 
     return record(out, _log_softmax_vjp, (x,), ax)
 
 
-@defvjp(log_softmax, reads="output", shows="J = I − 1pᵀ,  p = eʸ", methods=("log_softmax",))
+@defvjp(log_softmax, reads="output", shows="J = I − 1·p^T,  p = exp(y)", methods=("log_softmax",))
 def _log_softmax_vjp(xp, ctx, g, y, x):
     return (g - xp.exp(y) * xp.sum(g, axis=ctx.saved, keepdims=True),)
 

@@ -34,7 +34,7 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 
 @defvjp(matmul, reads="inputs", xp=("matmul",), methods=("__matmul__", "matmul"),
-        reflected=("__rmatmul__",), shows="∂A = G·Bᵀ,  ∂B = Aᵀ·G")
+        reflected=("__rmatmul__",), shows="∂A = G·B^T,  ∂B = A^T·G")
 def _matmul_vjp(xp, ctx, g, out, a, b):
     # For C = A B: dA = dC Bᵀ and dB = Aᵀ dC. A 1-d operand is a row (left) or column (right)
     # vector whose added axis the forward dropped, so the rule puts it back around the product;
@@ -92,7 +92,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     return record(out, _linear_vjp, (x, weight, bias))
 
 
-@defvjp(linear, reads="inputs", shows="∂x = G·W,  ∂W = Gᵀ·x,  ∂b = Σ G")
+@defvjp(linear, reads="inputs", shows="∂x = G·W,  ∂W = G^T·x,  ∂b = Σ G")
 def _linear_vjp(xp, ctx, g, out, x, w, b=None):
     # y = x Wᵀ + b: dx = g W, dW = gᵀ x summed over every batch axis, db = g (the engine sums
     # it over the batch axes, as for any broadcast add).

@@ -190,7 +190,7 @@ def std(
     return record(out, _std_vjp, (x,), (kept, axes, denom))
 
 
-@defvjp(std, methods=("std",), shows="∂s/∂x = (x − x̄) / ((N − c)·s)")
+@defvjp(std, methods=("std",), shows="∂s/∂x = (x − μ) / ((N − c)·s)")
 def _std_vjp(xp, ctx, g, out, x):
     _, axes, denom = ctx.saved
     s = _kept(xp, out, ctx)

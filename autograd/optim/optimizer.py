@@ -49,7 +49,15 @@ class Optimizer:
                 "params should be an iterable of Tensors or of dicts, not a single Tensor; "
                 "wrap it in a list"
             )
-        groups = list(params)
+        if hasattr(params, "named_parameters"):  # a Module, which may even be iterable
+            raise TypeError(f"{type(self).__name__} takes the parameters to optimize, not the "
+                            f"{type(params).__name__} module itself: pass model.parameters()")
+        try:
+            groups = list(params)
+        except TypeError:
+            raise TypeError(f"{type(self).__name__} takes an iterable of Tensors or of "
+                            f"parameter-group dicts, not {type(params).__name__} (for a model, "
+                            "pass model.parameters())") from None
         if not groups:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
         if not isinstance(groups[0], dict):

@@ -99,11 +99,27 @@ def draw_graph(
     One node per tensor (rounded box) and per op (ellipse); edges follow the data, from inputs
     to the op to its result; an op with several inputs numbers its incoming edges by argument
     position. A tensor node shows its label (its ``.name``, else its name in ``params``), shape
-    and dtype, and, when it has at most ``max_values`` elements, its values and its ``.grad``.
-    An op node shows the op's name and, for activations and losses, the backward rule it applies
-    (``σ' = p(1−p)``, ``tanh' = 1 − y²``, ``J = diag(p) − ppᵀ``, ...). Colours tell apart outputs,
-    parameters, leaves that require grad, constants and intermediate results (see the legend).
-    A NaN or Inf in a value is flagged in red.
+    and dtype, and, when it has at most ``max_values`` elements, its values and its gradient
+    (else the gradient's norm). Hovering over a tensor shows a tooltip with the statistics of
+    its values and of its gradient (min, max, mean, norm, NaN and Inf counts) and their first
+    values, whatever its size. An op node shows the op's name and the backward rule it applies
+    (``σ' = p(1−p)``, ``tanh' = 1 − y²``, ``J = diag(p) − p·p^T``, ...: the op's ``shows=``).
+    Colours tell apart outputs, parameters, leaves that require grad, constants and
+    intermediate results (see the legend). A NaN or Inf in a value is flagged in red.
+
+    **Gradients** drawn are always those of the drawn output (of the sum of its elements when
+    it has several) with respect to the tensor drawn. While the graph is intact (before
+    ``backward()``, or after ``backward(retain_graph=True)``) the picture computes them itself,
+    with ``autograd.engine.grad(..., retain_graph=True)``, for every tensor that requires grad,
+    and reads or changes no ``.grad``: a gradient left in ``.grad`` by an earlier ``backward()``
+    (a training step) is not shown. After a plain ``backward()`` the graph is freed and nothing
+    can be recomputed: the picture then shows the ``.grad`` values that exist (leaves and
+    ``retain_grad()`` tensors), marked "(stored)", and its legend says that they are whatever
+    ``backward()`` accumulated since they were last reset.
+
+    Text fits its box in DejaVu Sans, Liberation Sans, Arial and Helvetica (whichever a reader's
+    system draws Helvetica with): every line is measured with the widest of their character
+    widths and starts at the left of its cell (see ``autograd.viz._text``).
 
     Args:
         tensor: the output (e.g. a loss), or a sequence of outputs.
@@ -115,13 +131,9 @@ def draw_graph(
             vanishing (norm below ``vanishing``), zero, or exploding (norm at least
             ``exploding``) gradients, a sigmoid/tanh/softmax whose local derivative
             (``p(1−p)``, ``1 − y²``) is below ``saturation`` everywhere, and a ReLU that passes
-            no gradient, in orange. Backward keeps ``.grad`` only for leaves and for tensors that
-            called ``retain_grad()``, so while the graph is intact this view computes every
-            tensor's gradient itself with ``autograd.engine.grad(..., retain_graph=True)``
-            (leaving every ``.grad`` untouched; an output with several elements is treated as
-            its sum). After a plain ``loss.backward()`` the graph is freed: the view then shows
-            only the ``.grad`` values that exist, and its legend says so. **Draw before
-            ``backward()``, or call ``loss.backward(retain_graph=True)``, for the full view.**
+            no gradient, in orange. The gradients are those described above: **draw before
+            ``backward()``, or after ``loss.backward(retain_graph=True)``, to see every
+            tensor's**; after a plain ``backward()`` only stored ``.grad`` values are left.
         show_values: print values and gradients of small tensors.
         max_values: the most elements a tensor may have for its values and gradient to be
             printed (the size limit).

@@ -1,21 +1,23 @@
 """Turn a :class:`~autograd.viz._graph.GraphModel` into DOT (a :class:`GraphPicture`).
 
-Labels are Graphviz HTML-like labels (tables), escaped here; colours, the activation rules shown
-under op names, and the legend live in this module.
+Labels are Graphviz HTML-like labels (tables) built from measured lines (``_text``), so that
+they fit their boxes in the fonts readers have; colours, the backward rules shown under op
+names, tooltips and the legend live in this module.
 """
 from __future__ import annotations
 
-import html
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import numpy as np
+import graphviz
 
 from .. import backend as B
 from . import _flow
 from ._graph import GraphModel, Item
 from ._picture import GraphPicture
+from ._text import SANS, Line, cell, cell_width, table
+from ._values import format_array, stats
 
 # Fill colours by role.
 ROLE_COLOURS = {
@@ -37,6 +39,7 @@ MODULE_COLOUR = "#e5dbff"
 MORE_COLOUR = "#f1f3f5"
 CLUSTER_COLOUR = "#868e96"
 RULE_COLOUR = "#495057"
+NOTE_COLOUR = "#868e96"
 LEVEL_COLOURS = {_flow.ERROR: "#e03131", _flow.WARN: "#f76707", "": "#495057"}
 NAN_FILL = "#ff8787"
 NO_GRAD_FILL = "#f8f9fa"
@@ -45,6 +48,19 @@ FLOW_COLOURS = ("#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6",
                 "#4292c6", "#2171b5", "#08519c", "#08306b")
 DARK_BIN = 5  # from this bin on, text on the fill is white
 FLOW_LABELS = ("<1e-4", "1e-4", "1e-3", "0.01", "0.1", "1", "10", "100", "≥1e3")
+
+GRAPH_ATTR = {"fontname": SANS, "fontsize": "10", "nodesep": "0.25", "ranksep": "0.3"}
+# The margin (inches) keeps text clear of a rounded box's corners.
+NODE_ATTR = {"fontname": SANS, "fontsize": "10", "margin": "0.08,0.05"}
+EDGE_ATTR = {"fontname": SANS, "fontsize": "8", "fontcolor": "#868e96", "color": "#495057",
+             "arrowsize": "0.7"}
+
+# Font sizes (points) of the label parts.
+TEXT_SIZE = 10
+VALUE_SIZE = 9
+SMALL_SIZE = 8
+SCALE_SIZE = 7
+
 
 @dataclass
 class Options:
@@ -62,67 +78,18 @@ class Options:
     renderer: Optional[str] = None
 
 
-def esc(text: str) -> str:
-    return html.escape(str(text), quote=False)
-
-
-def _lines(text: str, face: str = "Courier", size: int = 9) -> str:
-    """Multi-line monospace text, left-aligned, leading spaces kept."""
-    out = []
-    for line in text.split("\n"):
-        stripped = line.lstrip(" ")
-        out.append("&#160;" * (len(line) - len(stripped)) + esc(stripped))
-    return f'<font face="{face}" point-size="{size}">' + "<br/>".join(out) + "</font>"
-
-
-def format_array(a: Any, max_values: int) -> Optional[str]:
-    """The values of a small array as text, or None when it has more than ``max_values``.
-
-    Floats get 4 decimals, or 4 significant digits in scientific notation when every value is
-    below 0.01 in magnitude (so that small gradients never print as 0).
-    """
-    a = np.asarray(a)
-    if a.size > max_values or a.size == 0:
-        return None
-    kw: dict = {"separator": ", ", "max_line_width": 44, "threshold": max_values + 1}
-    if a.dtype.kind == "f":
-        with np.errstate(all="ignore"):
-            finite = np.abs(a[np.isfinite(a)])
-        top = float(finite.max()) if finite.size else 0.0
-        if 0.0 < top < 1e-2:
-            kw["formatter"] = {"float_kind": lambda v: f"{v:.3e}"}
-        else:
-            kw.update(precision=4, suppress_small=False, floatmode="maxprec")
-    return np.array2string(a, **kw)
-
-
 def _shape(t: Any) -> str:
     shape = tuple(int(n) for n in t.shape)
     return "scalar" if not shape else str(shape)
 
 
-def _row(content: str, bgcolor: Optional[str] = None, align: Optional[str] = None) -> str:
-    attrs = ""
-    if bgcolor:
-        attrs += f' bgcolor="{bgcolor}"'
-    if align:
-        attrs += f' align="{align}" balign="{align}"'
-    return f"<tr><td{attrs}>{content}</td></tr>"
+def _mono(text: str, colour: Optional[str]) -> list:
+    return [Line(ln, VALUE_SIZE, mono=True, colour=colour) for ln in text.split("\n")]
 
 
-def _table(rows: list) -> str:
-    return ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">'
-            + "".join(rows) + "</table>>")
-
-
-def _ink(content: str, colour: Optional[str]) -> str:
-    return f'<font color="{colour}">{content}</font>' if colour else content
-
-
-def _flag_rows(flags: list) -> list:
+def _flag_cells(flags: list) -> list:
     # On a white cell, so that they stay readable on any fill.
-    return [_row(f'<font color="{LEVEL_COLOURS[lv]}">{esc(txt)}</font>',
-                 bgcolor="#ffffff")
+    return [cell([Line(txt, TEXT_SIZE, colour=LEVEL_COLOURS[lv])], bgcolor="#ffffff")
             for lv, txt in flags]
 
 
@@ -135,14 +102,31 @@ def _worst(flags: list) -> Optional[str]:
     return None
 
 
+def _tooltip(lines: list) -> str:
+    """A tooltip attribute: lines joined by DOT's line break, with the user's backslashes kept
+    literal (DOT reads ``\\N`` and friends as escapes), never taken for an HTML label."""
+    return graphviz.nohtml("\\n".join(ln.replace("\\", "\\\\") for ln in lines))
+
+
+def op_label(name: str, rule: Optional[str], flags: list) -> str:
+    """The label of an op node: its name, the backward rule it applies, and flag lines."""
+    lines = [Line(name, TEXT_SIZE, bold=True)]
+    if rule:
+        lines.append(Line(rule, SMALL_SIZE, colour=RULE_COLOUR))
+    lines += [Line(txt, SMALL_SIZE, colour=LEVEL_COLOURS[lv]) for lv, txt in flags]
+    return table([cell(lines)])
+
+
 class _Emitter:
-    def __init__(self, model: GraphModel, opts: Options, flow: Optional[_flow.Flow]) -> None:
+    def __init__(self, model: GraphModel, opts: Options, grads: _flow.Flow) -> None:
         self.model = model
         self.opts = opts
-        self.flow = flow
+        self.grads = grads
+        self.flow = grads if opts.grad_flow else None
         self.flags: list = []
         self.seen_roles: list = []
         self.seen_levels: set = set()
+        self.shown_grads = False
 
     # ------------------------------------------------------------------ one node each
     def node_attrs(self, it: Item) -> dict:
@@ -160,6 +144,11 @@ class _Emitter:
                 self.flags.append((it.id, f"{what}: {txt}"))
                 self.seen_levels.add(lv)
 
+    def _grad_name(self) -> str:
+        """What a gradient row is called: ``grad`` when computed for the picture, ``.grad``
+        (stored) when it is what backward() left in the tensor."""
+        return "grad" if self.grads.mode == "computed" else ".grad"
+
     def tensor_attrs(self, it: Item) -> dict:
         t, opts = it.tensor, self.opts
         if it.role not in self.seen_roles:
@@ -171,16 +160,13 @@ class _Emitter:
         bad = _flow.nonfinite(data) if data is not None else None
         if bad:
             flags.append((_flow.ERROR, f"{bad} in value"))
-        grad, grad_row_note = None, None
-        if self.flow is None:
-            if t.grad is not None:
-                grad = B.to_numpy(t.grad.data)
-        else:
-            grad = self.flow.grads.get(t)
+        grad = self.grads.grads.get(t)
+        grad_note = None
+        if self.flow is not None:
             if grad is None:
                 fill = NO_GRAD_FILL
                 if t.requires_grad:
-                    grad_row_note = "grad not available"
+                    grad_note = "grad not available"
             else:
                 gflags = _flow.tensor_flags(grad, t.requires_grad, opts.vanishing,
                                             opts.exploding)
@@ -193,37 +179,55 @@ class _Emitter:
                     if b >= DARK_BIN:
                         ink = "#ffffff"
 
-        head = [f"<b>{esc(it.label)}</b>"] if it.label else []
-        head.append(f"{esc(_shape(t))} {esc(t.dtype)}")
+        head = [Line(it.label, TEXT_SIZE, bold=True)] if it.label else []
+        head.append(Line(f"{_shape(t)} {t.dtype}", TEXT_SIZE))
         # In the flow view the fill shows the gradient, so the role colour goes on the header.
-        rows = [_row("<br/>".join(head), bgcolor=role_colour if self.flow is not None else None)]
+        rows = [cell(head, bgcolor=role_colour if self.flow is not None else None)]
         if opts.show_values:
             if t.released:  # an intermediate whose values the graph did not keep
-                rows.append(_row('<font color="#868e96">values not kept</font>'))
+                rows.append(cell([Line("values not kept", TEXT_SIZE, colour=NOTE_COLOUR)]))
             else:
                 text = format_array(data, opts.max_values)
                 if text is not None:
-                    rows.append(_row(_ink(_lines(text), ink), align="left"))
+                    rows.append(cell(_mono(text, ink)))
         if grad is not None:
-            rows.append(self._grad_row(grad, self.flow is not None, ink))
-        elif grad_row_note:
-            rows.append(_row(f'<font color="#868e96">{esc(grad_row_note)}</font>'))
-        rows += _flag_rows(flags)
+            rows.append(self._grad_cell(grad, ink))
+            self.shown_grads = True
+        elif grad_note:
+            rows.append(cell([Line(grad_note, TEXT_SIZE, colour=NOTE_COLOUR)]))
+        rows += _flag_cells(flags)
         self._note_flags(it, flags, it.label or f"tensor {_shape(t)}")
         attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": fill,
-                 "label": _table(rows)}
+                 "label": table(rows), "tooltip": _tooltip(self._tooltip_lines(it, data, grad))}
         self._border(attrs, flags)
         return attrs
 
-    def _grad_row(self, g: Any, flow: bool, ink: Optional[str]) -> str:
+    def _tooltip_lines(self, it: Item, data: Any, grad: Any) -> list:
+        t = it.tensor
+        lines = [f"{it.label or 'tensor'}: {_shape(t)} {t.dtype}, {ROLE_NAMES[it.role]}"]
+        if data is None:
+            lines.append("value: not kept (released after use, see autograd.memory)")
+        else:
+            lines += stats(data, "value")
+        if grad is not None:
+            lines += stats(grad, self._grad_name())
+        return lines
+
+    def _grad_cell(self, g: Any, ink: Optional[str]) -> str:
         """The gradient: its values when small enough (and ``show_values``), else its norm;
         the gradient-flow view always states the norm."""
+        name = self._grad_name()
         text = format_array(g, self.opts.max_values) if self.opts.show_values else None
-        head = "grad" if text is not None and not flow else f"‖grad‖ = {_flow.norm(g):.2e}"
-        body = f"<i>{esc(head)}</i>"
-        if text is None:
-            return _row(_ink(body, ink))
-        return _row(_ink(body + "<br/>" + _lines(text), ink), align="left")
+        if text is not None and self.flow is None:
+            head = name
+        else:
+            head = f"||{name}|| = {_flow.norm(g):.2e}"
+        if self.grads.mode != "computed":
+            head += " (stored)"
+        lines = [Line(head, TEXT_SIZE, italic=True, colour=ink)]
+        if text is not None:
+            lines += _mono(text, ink)
+        return cell(lines)
 
     def _border(self, attrs: dict, flags: list) -> None:
         worst = _worst(flags)
@@ -233,32 +237,24 @@ class _Emitter:
 
     def op_attrs(self, it: Item) -> dict:
         name = it.node.name
-        parts = [f"<b>{esc(name)}</b>"]
         rule = it.node.op.shows if self.opts.show_rules else None
-        if rule:
-            parts.append(f'<font point-size="8" color="{RULE_COLOUR}">{esc(rule)}</font>')
         flags = []
         if self.flow is not None and not it.out.released:
             flags = _flow.op_flags(it.node, B.to_numpy(it.out.data), self.opts.saturation)
-            for lv, txt in flags:
-                colour = LEVEL_COLOURS[lv]
-                parts.append(f'<font point-size="8" color="{colour}">'
-                             f'{esc(txt)}</font>')
         self._note_flags(it, flags, name)
         attrs = {"shape": "ellipse", "style": "filled", "fillcolor": OP_COLOUR,
-                 "label": "<" + "<br/>".join(parts) + ">"}
+                 "label": op_label(name, rule, flags)}
         self._border(attrs, flags)
         return attrs
 
     def module_attrs(self, it: Item) -> dict:
         counts = Counter(t.grad_fn.name for t in it.ops)
         names = [f"{n} ×{c}" if c > 1 else n for n, c in counts.items()]
-        rows = [_row(f"<b>{esc(it.label)}</b>"),
-                _row(f'<font point-size="8">{len(it.ops)} op{"s" if len(it.ops) > 1 else ""}: '
-                     f'{esc(", ".join(names))}</font>')]
+        lines = [Line(it.label, TEXT_SIZE, bold=True),
+                 Line(f'{len(it.ops)} op{"s" if len(it.ops) > 1 else ""}: {", ".join(names)}',
+                      SMALL_SIZE)]
         for lab, p in it.params:
-            rows.append(_row(f'<font point-size="8">{esc(lab or "param")} '
-                             f"{esc(_shape(p))}</font>"))
+            lines.append(Line(f"{lab or 'param'} {_shape(p)}", SMALL_SIZE))
         flags = []
         if self.flow is not None:
             for t in (t for t in it.ops if not t.released):
@@ -271,28 +267,35 @@ class _Emitter:
             if bad:
                 flags.append((_flow.ERROR, f"{t.grad_fn.name}: {bad} in value"))
                 break
-        rows += _flag_rows(flags)
         self._note_flags(it, flags, it.label)
         attrs = {"shape": "box3d", "style": "filled", "fillcolor": MODULE_COLOUR,
-                 "label": _table(rows)}
+                 "label": table([cell(lines)] + _flag_cells(flags))}
         self._border(attrs, flags)
         return attrs
 
     def more_attrs(self, it: Item) -> dict:
         what = f"{it.count:,} more ops (and their tensors)" if it.count else "more tensors"
+        lines = [Line(f"… {what} not drawn", TEXT_SIZE),
+                 Line("raise max_nodes= to draw them", TEXT_SIZE)]
         return {"shape": "note", "style": "filled,dashed", "fillcolor": MORE_COLOUR,
-                "label": f"… {what} not drawn\\nraise max_nodes= to draw them"}
+                "label": table([cell(lines)])}
 
-    # ------------------------------------------------------------------ legend
+    # ------------------------------------------------------------------ notes and legend
+    def grad_note(self) -> Optional[str]:
+        """What the gradients drawn are, for the legend (None when none is drawn)."""
+        if self.flow is None and not self.shown_grads:
+            return None
+        return self.grads.note
+
     def legend_label(self) -> str:
-        """One node: a single-column table, each row its own small table."""
-        rows = ["<b>legend</b>"]
+        """One node: a single-column table, each row a cell of its own."""
+        rows = [cell([Line("legend", TEXT_SIZE, bold=True)], padding=2)]
 
-        def swatch(colour: str, text: str) -> tuple:
-            return (colour, esc(text))
+        def swatch(colour: str, text: str) -> str:
+            return cell([Line(text, TEXT_SIZE)], bgcolor=colour, border=1, padding=2)
 
         def coloured(colour: str, text: str) -> str:
-            return f'<font color="{colour}">{esc(text)}</font>'
+            return cell([Line(text, TEXT_SIZE, colour=colour)], padding=2)
 
         where = " (header row)" if self.flow is not None else ""
         for r in ("output", "param", "input", "const", "inter"):
@@ -302,30 +305,30 @@ class _Emitter:
         if any(it.kind == "module" for it in self.model.items):
             rows.append(swatch(MODULE_COLOUR, "collapsed module"))
         if self.flow is not None:
-            cells = "".join(
-                f'<td bgcolor="{c}" border="1"><font point-size="7" color='
-                f'"{"#ffffff" if k >= DARK_BIN else "#000000"}">{esc(lab)}</font></td>'
-                for k, (c, lab) in enumerate(zip(FLOW_COLOURS, FLOW_LABELS, strict=True)))
-            rows.append("fill: norm of the gradient, log scale")
-            rows.append(f'<table border="0" cellspacing="0" cellpadding="2"><tr>{cells}</tr>'
-                        "</table>")
+            rows.append(cell([Line("fill: norm of the gradient, log scale", TEXT_SIZE)],
+                             padding=2))
+            scale = [Line(lab, SCALE_SIZE, colour="#ffffff" if k >= DARK_BIN else "#000000")
+                     for k, lab in enumerate(FLOW_LABELS)]
+            each = max(cell_width([ln], padding=2, border=1) for ln in scale)
+            cells = "".join(cell([ln], bgcolor=c, border=1, padding=2, min_width=each).markup()
+                            for c, ln in zip(FLOW_COLOURS, scale, strict=True))
+            rows.append('<td align="left"><table border="0" cellspacing="0" cellpadding="2">'
+                        f"<tr>{cells}</tr></table></td>")
             rows.append(swatch(NAN_FILL, "NaN or Inf in the gradient"))
             rows.append(swatch(NO_GRAD_FILL, "no gradient known"))
-            rows.append(coloured(LEVEL_COLOURS[_flow.WARN],
-                                 f"orange border: vanishing (‖g‖ < {self.opts.vanishing:g}), "
-                                 f"zero, exploding (‖g‖ ≥ {self.opts.exploding:g}),"))
-            rows.append(coloured(LEVEL_COLOURS[_flow.WARN],
-                                 "saturated sigmoid/tanh/softmax, dead ReLU"))
+            warn = LEVEL_COLOURS[_flow.WARN]
+            rows.append(coloured(warn, f"orange border: vanishing (||g|| < "
+                                       f"{self.opts.vanishing:g}), zero,"))
+            rows.append(coloured(warn, f"exploding (||g|| ≥ {self.opts.exploding:g}), "
+                                       "saturated sigmoid/tanh/softmax,"))
+            rows.append(coloured(warn, "dead ReLU"))
             rows.append(coloured(LEVEL_COLOURS[_flow.ERROR], "red border: NaN or Inf"))
-            rows.append('<font point-size="8">'
-                        + "<br/>".join(esc(x) for x in _wrap(self.flow.note, 60)) + "</font>")
         elif _flow.ERROR in self.seen_levels:
             rows.append(coloured(LEVEL_COLOURS[_flow.ERROR], "red border: NaN or Inf"))
-        body = "".join(
-            f'<tr><td align="left" balign="left" bgcolor="{r[0]}" border="1">{r[1]}</td></tr>'
-            if isinstance(r, tuple) else f'<tr><td align="left" balign="left">{r}</td></tr>'
-            for r in rows)
-        return f'<<table border="0" cellborder="0" cellspacing="2" cellpadding="2">{body}</table>>'
+        note = self.grad_note()
+        if note:
+            rows.append(cell([Line(s, SMALL_SIZE) for s in _wrap(note, 60)], padding=2))
+        return table(rows, cellspacing=2, cellpadding=2)
 
     # ------------------------------------------------------------------ the whole graph
     def emit(self) -> GraphPicture:
@@ -333,11 +336,9 @@ class _Emitter:
         g = GraphPicture(
             program=opts.renderer,
             name="autograd",
-            graph_attr={"rankdir": opts.rankdir, "fontname": "Helvetica", "fontsize": "10",
-                        "nodesep": "0.25", "ranksep": "0.3"},
-            node_attr={"fontname": "Helvetica", "fontsize": "10", "margin": "0.06,0.03"},
-            edge_attr={"fontname": "Helvetica", "fontsize": "8", "fontcolor": "#868e96",
-                       "color": "#495057", "arrowsize": "0.7"},
+            graph_attr={"rankdir": opts.rankdir, **GRAPH_ATTR},
+            node_attr=NODE_ATTR,
+            edge_attr=EDGE_ATTR,
         )
         # Clusters: one per module path, created in order of first appearance, filled
         # innermost first (a subgraph's text is copied into its parent when attached).
@@ -347,11 +348,12 @@ class _Emitter:
             for k in range(1, len(it.scope) + 1):
                 path = it.scope[:k]
                 if path not in cluster_of:
+                    label = table([cell([Line("/".join(path), TEXT_SIZE,
+                                              colour=CLUSTER_COLOUR)])])
                     cluster_of[path] = GraphPicture(
                         name=f"cluster_{len(order)}",
-                        graph_attr={"label": "/".join(path), "style": "rounded,dashed",
-                                    "color": CLUSTER_COLOUR, "fontcolor": CLUSTER_COLOUR,
-                                    "labeljust": "l"},
+                        graph_attr={"label": label, "style": "rounded,dashed",
+                                    "color": CLUSTER_COLOUR, "labeljust": "l"},
                     )
                     order.append(path)
         for it in self.model.items:
@@ -367,8 +369,12 @@ class _Emitter:
             g.edge(src.id, dst.id, **attrs)
         if opts.legend:
             g.node("legend", label=self.legend_label(), shape="plain")
-        elif self.flow is not None and self.flow.mode != "computed":
-            g.attr(label=self.flow.note, labelloc="t", fontcolor=LEVEL_COLOURS[_flow.WARN])
+        else:
+            note = self.grad_note()
+            if note and self.grads.mode != "computed":
+                warn = LEVEL_COLOURS[_flow.WARN]
+                g.attr(label=table([cell([Line(s, TEXT_SIZE, colour=warn)
+                                          for s in _wrap(note, 80)])]), labelloc="t")
         g.flags = self.flags
         return g
 
@@ -387,9 +393,8 @@ def _wrap(text: str, width: int) -> list:
 
 
 def to_picture(model: GraphModel, opts: Options) -> GraphPicture:
-    """Draw ``model`` with ``opts`` (computing gradients first for the gradient-flow view)."""
-    flow = None
-    if opts.grad_flow:
-        tensors = [it.tensor for it in model.items if it.kind == "tensor"]
-        flow = _flow.gradients(model.roots, model.op_tensors, tensors)
-    return _Emitter(model, opts, flow).emit()
+    """Draw ``model`` with ``opts``. The gradients drawn are computed for the picture while the
+    graph is intact (see ``_flow.gradients``), in either view."""
+    tensors = [it.tensor for it in model.items if it.kind == "tensor"]
+    grads = _flow.gradients(model.roots, model.op_tensors, tensors)
+    return _Emitter(model, opts, grads).emit()

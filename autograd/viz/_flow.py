@@ -1,10 +1,11 @@
-"""The gradient-flow view: gradients of every drawn tensor, their norms, and warning flags.
+"""Gradients for pictures, their norms, and the gradient-flow view's warning flags.
 
 Backward keeps ``.grad`` only for leaves (and tensors that called ``retain_grad()``), as
-PyTorch does. So while the graph still holds its saved values (no node ``.freed``) the view
-computes every gradient itself with ``autograd.engine.grad(..., retain_graph=True)``, which
-touches no ``.grad`` and frees nothing; once backward has freed the graph it falls back to the
-``.grad`` values that exist and says so.
+PyTorch does, and ``.grad`` holds the sum over every ``backward()`` since it was last reset,
+which need not be the gradient of the output drawn. So while the graph still holds its saved
+values (no node ``.freed``) a picture computes every gradient itself with
+``autograd.engine.grad(..., retain_graph=True)``, which touches no ``.grad`` and frees nothing;
+once backward has freed the graph it falls back to the ``.grad`` values that exist and says so.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ NORM_EDGES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3)
 
 
 class Flow:
-    """Gradients for the gradient-flow view.
+    """The gradients a picture draws.
 
     ``mode`` is ``"computed"`` (every tensor's gradient, from ``engine.grad``), ``"stored"``
     (only the ``.grad`` values backward kept) or ``"none"``; ``note`` says which, for the legend.
@@ -60,7 +61,8 @@ def gradients(roots: list, op_tensors: list, tensors: list) -> Flow:
         else:
             grads = {t: B.to_numpy(g.data) for t, g in zip(wanted, got, strict=True)
                      if g is not None}
-            note = "gradients of every tensor, computed for this picture (graph kept)"
+            note = ("gradients of the output, computed for this picture (no .grad is read or "
+                    "changed)")
             if any(r.data.size != 1 for r in outs):
                 note += "; for an output with several elements, of the sum of its elements"
             return Flow("computed", grads, note)
@@ -69,8 +71,10 @@ def gradients(roots: list, op_tensors: list, tensors: list) -> Flow:
         if t.grad is not None:
             stored[t] = B.to_numpy(t.grad.data)
     note = (
-        f"{problem}: only the .grad values it kept are shown (leaves, retain_grad() tensors). "
-        "Draw before backward() or call backward(retain_graph=True) for every gradient"
+        f"{problem}: shown are the .grad values backward() left, marked (stored): leaves and "
+        "retain_grad() tensors only, summed over every backward() since they were last reset. "
+        "Draw before backward(), or after backward(retain_graph=True), for the gradients of "
+        "this output"
     )
     return Flow("stored", stored, note)
 
@@ -110,11 +114,11 @@ def tensor_flags(g: Any, requires_grad: bool, vanishing: float, exploding: float
         return [(ERROR, f"{bad} in grad")]
     n = norm(g)
     if math.isinf(n) or n >= exploding:
-        return [(WARN, f"exploding: ‖g‖ ≥ {exploding:g}")]
+        return [(WARN, f"exploding: ||g|| ≥ {exploding:g}")]
     if n == 0.0:
         return [(WARN, "zero gradient")] if requires_grad else []
     if n < vanishing:
-        return [(WARN, f"vanishing: ‖g‖ < {vanishing:g}")]
+        return [(WARN, f"vanishing: ||g|| < {vanishing:g}")]
     return []
 
 
