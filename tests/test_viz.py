@@ -876,3 +876,24 @@ def test_a_tensor_shared_by_two_outputs_is_drawn_once_after_backward():
     for src in (before, ag.viz.draw_graph([l1, l2]).source):
         assert src.count("<b>tanh</b>") == 1
         assert src.count("<b>h</b>") == 1
+
+
+def test_labels_from_user_text_are_escaped_and_always_render(renderer, tmp_path):
+    """Module scopes, cluster labels and tensor names are the user's text: markup in them stays
+    text (no injected nodes or links), and control characters or a trailing backslash neither
+    break the rendering nor vanish."""
+    x = ag.tensor([1.0, 2.0], requires_grad=True, name="x\x07bell\nline\\")
+    evil = '<b>hi</b>><a href="javascript:alert(1)">click</a>'
+    with name_scope(evil), name_scope("back\\"):
+        y = (x * 2.0).sum()
+    y.name = 'y"quote<>&'
+    plain = (ag.tensor([1.0, 2.0], requires_grad=True) * 2.0).sum()
+    svg = ag.viz.save_svg(y, tmp_path / "evil.svg", renderer=renderer).read_text()
+    clean = ag.viz.save_svg(plain, tmp_path / "plain.svg", renderer=renderer).read_text()
+    assert "<a " not in svg.replace('<a xlink:title', '') and 'href="javascript' not in svg
+    assert svg.count('class="node"') == clean.count('class="node"')  # nothing injected
+    assert r"x\x07bell\nline" in svg  # written out, visibly
+    m = nn.ModuleDict({"key\\": nn.Linear(2, 2)})
+    out = m["key\\"](ag.ones(1, 2)).sum()
+    assert "key\\" in ag.viz.save_svg(out, tmp_path / "dict.svg", params=m,
+                                      renderer=renderer).read_text()

@@ -16,7 +16,7 @@ from .. import backend as B
 from . import _flow
 from ._graph import GraphModel, Item
 from ._picture import GraphPicture
-from ._text import SANS, Line, cell, cell_width, table
+from ._text import SANS, Line, cell, cell_width, printable, table
 from ._values import format_array, stats
 
 # Fill colours by role.
@@ -105,7 +105,7 @@ def _worst(flags: list) -> Optional[str]:
 def _tooltip(lines: list) -> str:
     """A tooltip attribute: lines joined by DOT's line break, with the user's backslashes kept
     literal (DOT reads ``\\N`` and friends as escapes), never taken for an HTML label."""
-    return graphviz.nohtml("\\n".join(ln.replace("\\", "\\\\") for ln in lines))
+    return graphviz.nohtml("\\n".join(printable(ln).replace("\\", "\\\\") for ln in lines))
 
 
 def op_label(name: str, rule: Optional[str], flags: list) -> str:

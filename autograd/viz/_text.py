@@ -50,6 +50,15 @@ def width(text: str, size: float, *, bold: bool = False, mono: bool = False) -> 
     return ems * size
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters (and any other unprintable ones) written out as Python
+    escapes, so a name like ``"a\\nb"`` shows as ``a\\nb``: SVG cannot hold them, and a name is
+    never layout."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 class Line(NamedTuple):
     """One line of a label, in one font."""
 
@@ -61,13 +70,14 @@ class Line(NamedTuple):
     colour: Optional[str] = None
 
     def width(self) -> float:
-        w = width(self.text, self.size, bold=self.bold, mono=self.mono)
+        w = width(printable(self.text), self.size, bold=self.bold, mono=self.mono)
         return w + (ITALIC_OVERHANG * self.size if self.italic else 0.0)
 
     def markup(self) -> str:
-        stripped = self.text.lstrip(" ")
+        text = printable(self.text)
+        stripped = text.lstrip(" ")
         # Graphviz drops leading spaces of a line; non-breaking ones keep value columns aligned.
-        body = "&#160;" * (len(self.text) - len(stripped)) + html.escape(stripped, quote=False)
+        body = "&#160;" * (len(text) - len(stripped)) + html.escape(stripped, quote=False)
         if self.bold:
             body = f"<b>{body}</b>"
         if self.italic:
