@@ -130,13 +130,17 @@ def getitem(x, index):
     return x[index]
 
 
-def scatter_add(g, index, shape):
-    """Zeros of ``shape`` with ``g`` added at ``index``: the adjoint of ``x[index]``.
+def scatter_add(g, index, shape, out=None):
+    """Zeros of ``shape`` with ``g`` added at ``index``: the adjoint of ``x[index]`` (into ``out``,
+    zeroed first, when given).
 
     Repeated integer indices accumulate (``np.add.at``); indices that cannot repeat (ints,
     slices, boolean masks) use a plain assignment, which is much faster.
     """
-    out = np.zeros(shape, dtype=g.dtype)
+    if out is None:
+        out = np.zeros(shape, dtype=g.dtype)
+    else:
+        out.fill(0)
     if _may_repeat(index):
         np.add.at(out, index, g)
     else:

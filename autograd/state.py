@@ -75,12 +75,13 @@ def host(fn: Callable) -> Callable:
     return call
 
 
-def require(ok: Any, error: Callable[[], Exception]) -> None:
-    """Raise ``error()`` unless every element of the boolean array ``ok`` is true: a check on
-    values (a label in range, a probability in [0, 1]). A compiled step records the check and
-    makes it at every replay, where a Python ``if`` on the values would be decided once."""
+def require(ok: Any, error: Callable[..., Exception], *values: Any) -> None:
+    """Raise ``error(*values)`` unless every element of the boolean array ``ok`` is true: a check
+    on values (a label in range, a probability in [0, 1]). A compiled step records the check and
+    makes it at every replay (with that call's ``values`` for the message), where a Python ``if``
+    on the values would be decided once."""
     rec = current.recorder
     if rec is not None:
-        rec.require(ok, error)
+        rec.require(ok, error, values)
     elif not ok.all():
-        raise error()
+        raise error(*values)

@@ -446,11 +446,12 @@ class Recorder:
         raise CompileError(f"ag.compile: a host function returned a {type(value).__name__}; "
                            f"only numbers, arrays and tuples of them can be replayed")
 
-    def require(self, ok: Any, error: Callable[[], Exception]) -> None:
+    def require(self, ok: Any, error: Callable[..., Exception], values: tuple) -> None:
         """A ``state.require`` check: made now, and recorded to be made at every replay."""
         if not np.all(self.plain(ok)):
-            raise error()
-        self.instrs.append(Instr("check", error, (self.operand(ok),), {}, None))  # noqa
+            raise error(*self.plain(values))
+        self.instrs.append(Instr("check", error, (self.operand(ok),) + self.operand(values), {},
+                                 None))
 
     def creation(self, fn: Callable) -> Callable:
         """A backend function that may make an array from no traced operand (``zeros``,
@@ -459,6 +460,9 @@ class Recorder:
         def recorded(*args: Any, **kwargs: Any) -> Any:
             if state.current.recorder is not self:  # another thread, eager
                 return fn(*args, **kwargs)
+            if fn is _TO_NUMPY:
+                return _decide(".numpy() of a traced value",
+                               lambda: fn(*self.plain(args), **self.plain(kwargs)))
             if fn is np.asarray and args and isinstance(args[0], Traced):
                 x = args[0]
                 dtype = kwargs.get("dtype", args[1] if len(args) > 1 else None)
@@ -590,4 +594,5 @@ _WRITES_FIRST = {np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, oper
 # Backend functions that can make an array without a traced operand, and the extras (each
 # recorded as one call: their insides run on real arrays).
 _CREATION = ("asarray", "zeros", "ones", "full", "empty", "arange", "eye", "linspace")
-_EXTRAS = ("scatter_add", "erf", "sigmoid")
+_EXTRAS = ("scatter_add", "erf", "sigmoid", "to_numpy")
+_TO_NUMPY = B.to_numpy

@@ -8,10 +8,10 @@ dtypes; after the last it puts back what the step leaves behind (each parameter'
 bumps the versions the step bumped, and returns fresh copies of the outputs.
 
 Buffers: each value an operation makes gets an array that lives from one call to the next, so a
-replay allocates almost nothing. Values share a buffer when their lifetimes do not overlap (a
-linear scan over the program, as a register allocator does), so a replay holds about as much as
-the eager step holds at its peak. A value that outlives the program (a ``.grad``, an output)
-keeps its own buffer.
+replay allocates almost nothing. Values share memory when their lifetimes do not overlap (a
+plan over the program's value lifetimes: the largest values first, each put at the lowest
+place its size fits in, whatever its shape), so a replay holds about what the eager step holds at
+its peak. A value that outlives the program (a ``.grad``, an output) keeps its place.
 """
 from __future__ import annotations
 
@@ -34,13 +34,23 @@ _TAKES_OUT = {np.sum, np.mean, np.max, np.min, np.prod, np.clip, np.concatenate,
               np.cumsum, np.cumulative_sum, np.dot, np.einsum, np.amax, np.amin}
 
 
+# Functions whose result depends on their (constant) arguments alone: made once, if nothing
+# writes into it.
+_CONSTANT = {np.arange, np.eye, np.full, np.zeros, np.ones, np.linspace}
+
+# Functions without ``out=`` whose result the replay writes into a buffer in other words:
+# ``where(c, a, b)`` is b copied, then a copied where c holds (the same values); the others fill.
+_FILLS = {np.zeros: "0", np.zeros_like: "0", np.ones: "1", np.ones_like: "1"}
+
+
 def _takes_out(fn: Any) -> bool:
     if isinstance(fn, np.ufunc):
         return True
     owner = getattr(fn, "__self__", None)  # ufunc.reduce, ufunc.accumulate
     if isinstance(owner, np.ufunc) and fn.__name__ in ("reduce", "accumulate"):
         return True
-    return fn in _TAKES_OUT or fn is _astype or fn is np.copy
+    return (fn in _TAKES_OUT or fn in _FILLS or fn is _astype or fn is np.copy or fn is np.where
+            or fn is B.scatter_add)
 
 
 class Program:
@@ -62,6 +72,11 @@ class Program:
         self.source, self.run = self._generate()
 
     # --------------------------------------------------------------- buffers
+    @property
+    def held_bytes(self) -> int:
+        """The memory the replay keeps between calls (its arena)."""
+        return self.arena.nbytes
+
     def _root(self, s: int) -> int:
         while self.slots[s].view_of is not None:
             s = self.slots[s].view_of
@@ -87,24 +102,36 @@ class Program:
         for _, _, s, _ in self.binds:
             if s is not None:
                 last[self._root(s)] = n
-        buffers: dict = {}
-        free: dict = {}  # (shape, dtype) -> buffers ready for reuse
-        held: list = []  # (last use, root slot) of buffers in use
+        wanted = []  # (slot, first instruction, last use, bytes) of each value that gets memory
         for i, ins in enumerate(self.instrs):
-            for end, r in list(held):  # values whose last use is behind us give their buffer back
-                if end < i:
-                    held.remove((end, r))
-                    b = buffers[r]
-                    free.setdefault((b.shape, b.dtype), []).append(b)
             out = ins.outs
             if ins.kind != "call" or not isinstance(out, int) or not _takes_out(ins.fn):
                 continue
             slot = self.slots[out]
             if slot.scalar or slot.view_of is not None or "out" in ins.kwargs:
                 continue
-            pool = free.get((slot.shape, slot.dtype))
-            buffers[out] = pool.pop() if pool else np.empty(slot.shape, slot.dtype)
-            held.append((last.get(out, i), out))
+            nbytes = max(int(np.prod(slot.shape, dtype=np.int64)) * slot.dtype.itemsize, 1)
+            wanted.append((out, i, last.get(out, i), nbytes))
+        # Greedy by size: the largest values first, each at the lowest offset where it overlaps
+        # no value alive at the same time. The arena comes out about as large as the most memory
+        # the values ever hold at once.
+        placed: list = []  # (offset, bytes, first, last)
+        offsets: dict = {}
+        for out, first, end, nbytes in sorted(wanted, key=lambda w: -w[3]):
+            busy = sorted((o, n) for o, n, a, b in placed if a <= end and first <= b)
+            offset = 0
+            for o, n in busy:
+                if offset + nbytes <= o:
+                    break
+                offset = max(offset, _aligned(o + n))
+            placed.append((offset, nbytes, first, end))
+            offsets[out] = (offset, nbytes)
+        size = max((o + n for o, n, _, _ in placed), default=0)
+        self.arena = np.empty(size, np.uint8)
+        buffers: dict = {}  # slot -> its array: a typed view into the arena
+        for out, (offset, nbytes) in offsets.items():
+            slot = self.slots[out]
+            buffers[out] = self.arena[offset:offset + nbytes].view(slot.dtype).reshape(slot.shape)
         return buffers
 
     # --------------------------------------------------------------- code
@@ -177,13 +204,15 @@ class Program:
             lines.append(f"    if {const(obj, 'o')}{access} != {const(expected, 'g')}: raise Stale")
         for s, buf in self.buffers.items():
             fixed[s] = buf
+        written = {self._root(i.writes) for i in self.instrs if i.writes is not None}
         for ins in self.instrs:
             fn = const(ins.fn, "f")
             out = ins.outs
             if ins.kind == "host":
                 lines.append(f"    {_target(ins.outs)}{fn}({call_args(ins)})")
             elif ins.kind == "check":
-                lines.append(f"    if not np_all({expr(ins.args[0])}): raise {fn}()")
+                values = "".join(expr(v) + ", " for v in ins.args[1:])
+                lines.append(f"    if not np_all({expr(ins.args[0])}): raise {fn}({values})")
             elif ins.writes is not None:
                 lines.append(f"    {fn}({call_args(ins)})")
             elif isinstance(out, int) and out in self.buffers:
@@ -192,6 +221,11 @@ class Program:
                     lines.append(f"    copyto({buf}, {expr(ins.args[0])}, casting='unsafe')")
                 elif ins.fn is np.copy:
                     lines.append(f"    copyto({buf}, {expr(ins.args[0])})")
+                elif ins.fn in _FILLS:
+                    lines.append(f"    {buf}.fill({_FILLS[ins.fn]})")
+                elif ins.fn is np.where and len(ins.args) == 3 and not ins.kwargs:
+                    c, a, b = (expr(x) for x in ins.args)
+                    lines.append(f"    copyto({buf}, {b}); copyto({buf}, {a}, where={c})")
                 else:
                     f = _reduce_form(ins, self.slots[out]) or fn
                     sep = ", " if ins.args or ins.kwargs else ""
@@ -200,6 +234,9 @@ class Program:
             elif (isinstance(out, int) and self.slots[out].view_of is not None
                   and all(s in fixed for s in _refs((ins.args, ins.kwargs)))):
                 fixed[out] = ins.fn(*value(ins.args), **value(ins.kwargs))  # a view, made once
+            elif (isinstance(out, int) and ins.fn in _CONSTANT and out not in written
+                  and not _refs((ins.args, ins.kwargs))):
+                fixed[out] = ins.fn(*value(ins.args), **value(ins.kwargs))  # never changes
             else:
                 method = _method_form(ins)
                 call = method(expr(ins.args[0])) if method else f"{fn}({call_args(ins)})"
@@ -262,12 +299,15 @@ class Program:
         for t, attr, s, _ in self.binds:
             out.append(f"set       {t.name or 'tensor'}{list(t.shape)}.{attr.lstrip('_')} = "
                        f"{'None' if s is None else f'v{s}'}")
-        nbytes = sum(b.nbytes for b in {id(b): b for b in self.buffers.values()}.values())
         ops = sum(1 for i in self.instrs if i.kind == "call")
         out.append(f"-- {ops} array operations, {len(self.instrs) - ops} host calls and checks, "
-                   f"{len(self.buffers)} values in {len({id(b) for b in self.buffers.values()})} "
-                   f"reused buffers ({nbytes / 2**20:.2f} MiB)")
+                   f"{len(self.buffers)} values in a reused arena of "
+                   f"{self.held_bytes / 2**20:.2f} MiB")
         return "\n".join(out)
+
+
+def _aligned(n: int) -> int:
+    return -(-n // 64) * 64  # 64 bytes: a cache line, and any dtype's alignment
 
 
 def _refs(x: Any) -> list:

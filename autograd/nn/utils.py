@@ -49,9 +49,9 @@ def clip_grad_norm_(parameters: _Params, max_norm: float, norm_type: float = 2.0
     norms = B.stack([_vector_norm(g.data.astype(dtype, copy=False), p) for g in grads])
     total = _vector_norm(norms, p)
     if error_if_nonfinite:
-        require(B.isfinite(total), lambda: RuntimeError(
+        require(B.isfinite(total), lambda total: RuntimeError(
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
-            f"{total}; pass error_if_nonfinite=False to clip anyway"))
+            f"{total}; pass error_if_nonfinite=False to clip anyway"), total)
     coef = B.minimum(max_norm / (total + 1e-6), 1.0)
     for g in grads:
         g.data *= coef

@@ -71,6 +71,12 @@ composite(mse_loss)
 _LOG_FLOOR = -100.0  # PyTorch clamps log p at −100 so that p = 0 or 1 gives a finite loss
 
 
+def _probability_error(p: Any) -> ValueError:
+    return ValueError(
+        f"binary_cross_entropy: probabilities must lie in [0, 1]; got values in "
+        f"[{B.min(p)}, {B.max(p)}] (use binary_cross_entropy_with_logits for logits)")
+
+
 def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor:
     """−[t log p + (1 − t) log(1 − p)] for probabilities p ∈ [0, 1], with each log clamped at −100.
 
@@ -79,9 +85,7 @@ def binary_cross_entropy(p: Any, target: Any, reduction: str = "mean") -> Tensor
     """
     p, target = _pair("binary_cross_entropy", p, target)
     pd = p.data
-    require((pd >= 0) & (pd <= 1), lambda: ValueError(
-        f"binary_cross_entropy: probabilities must lie in [0, 1]; got values in "
-        f"[{B.min(pd)}, {B.max(pd)}] (use binary_cross_entropy_with_logits for logits)"))
+    require((pd >= 0) & (pd <= 1), _probability_error, pd)
     t = target.data
     tiny = B.finfo(p.dtype).smallest_subnormal  # log(tiny) < −100, and log never sees 0
     log_p = B.maximum(B.log(B.maximum(p.data, tiny)), _LOG_FLOOR)
@@ -129,14 +133,14 @@ def _labels(name: str, labels: Any, n_classes: int, batch_shape: tuple):
         raise TypeError(f"{name}: class labels must be integers; got dtype {arr.dtype}")
     if arr.shape != batch_shape:
         raise ValueError(f"{name}: labels of shape {arr.shape} do not match the batch shape {batch_shape}")
-    def out_of_range() -> IndexError:
-        flat = int(((arr < 0) | (arr >= n_classes)).reshape(-1).argmax())
+    def out_of_range(labels: Any) -> IndexError:
+        flat = int(((labels < 0) | (labels >= n_classes)).reshape(-1).argmax())
         return IndexError(
-            f"{name}: label {int(arr.reshape(-1)[flat])} (at position {flat}) is out of range "
+            f"{name}: label {int(labels.reshape(-1)[flat])} (at position {flat}) is out of range "
             f"for {n_classes} classes; labels must lie in 0..{n_classes - 1}"
         )
 
-    require((arr >= 0) & (arr < n_classes), out_of_range)
+    require((arr >= 0) & (arr < n_classes), out_of_range, arr)
     return arr
 
 

@@ -1,0 +1,331 @@
+"""ag.compile: a compiled step gives exactly the eager step's numbers, over many steps, with
+everything that changes between calls (dropout draws, step counts, scheduled learning rates,
+momentum buffers) read at replay time; it records again when it must; it refuses loudly what it
+cannot replay.
+
+Every comparison runs the same seeded program twice, eagerly and compiled, and asserts equality
+with ``np.array_equal`` (bit for bit), never a tolerance.
+"""
+from __future__ import annotations
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import autograd as ag
+import autograd.nn.functional as F
+from autograd import nn, optim
+from autograd.compile import CompileError, CompileWarning
+
+STEPS = 24
+
+
+def data(n=32, d=6, classes=4, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)).astype(dtype), rng.integers(0, classes, n)
+
+
+def run(make, compiled, steps=STEPS, batches=None, **compile_kw):
+    """Build a fresh seeded (model, step) with ``make`` and run it ``steps`` times; return the
+    losses, the final parameters and the callable (compiled or not)."""
+    ag.manual_seed(7)
+    model, step = make()
+    f = ag.compile(step, **compile_kw) if compiled else step
+    batches = batches or [data()] * steps
+    losses = []
+    for x, y in batches:
+        out = f(ag.Tensor(x), ag.Tensor(y))
+        outs = out if isinstance(out, tuple) else (out,)
+        losses.append(tuple(o.numpy().copy() for o in outs))
+    params = [p.numpy().copy() for p in model.parameters()]
+    return losses, params, f
+
+
+def assert_same(make, steps=STEPS, batches=None, **compile_kw):
+    le, pe, _ = run(make, False, steps, batches)
+    lc, pc, f = run(make, True, steps, batches, **compile_kw)
+    for k, (a, b) in enumerate(zip(le, lc)):
+        assert all(np.array_equal(u, v) for u, v in zip(a, b)), f"step {k}: {a} vs {b}"
+    for a, b in zip(pe, pc):
+        assert np.array_equal(a, b)
+    return f
+
+
+def mlp(d=6, classes=4, dtype=np.float32, dropout=0.2):
+    return nn.Sequential(nn.Linear(d, 16, dtype=dtype), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(16, 16, dtype=dtype), nn.Tanh(), nn.Linear(16, classes, dtype=dtype))
+
+
+def classifier(optimizer, schedule=None, clip=None, dtype=np.float32, dropout=0.2):
+    def make():
+        model = mlp(dtype=dtype, dropout=dropout)
+        opt = optimizer(model.parameters())
+        sched = schedule(opt) if schedule else None
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            if clip:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+            if sched:
+                sched.step()
+            return loss
+
+        return model, step
+
+    return make
+
+
+def test_mlp_with_dropout_and_momentum_matches_eager_bit_for_bit():
+    f = assert_same(classifier(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3)))
+    assert f.recordings == 1 and f.replays == STEPS - 2  # one eager warm-up, one recording
+
+
+@pytest.mark.parametrize("schedule", [
+    lambda o: optim.lr_scheduler.StepLR(o, step_size=5, gamma=0.5),
+    lambda o: optim.lr_scheduler.CosineAnnealingLR(o, T_max=7),
+], ids=["StepLR", "CosineAnnealingLR"])
+def test_adam_with_a_learning_rate_schedule_matches_eager(schedule):
+    assert_same(classifier(lambda ps: optim.Adam(ps, lr=0.01), schedule=schedule))
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+    lambda ps: optim.Adam(ps, lr=0.01, amsgrad=True),
+    lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+    lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+], ids=["AdamW", "Adam-amsgrad", "RMSprop", "SGD-nesterov"])
+def test_every_optimizer_matches_eager(optimizer):
+    assert_same(classifier(optimizer))
+
+
+def test_gradient_clipping_matches_eager():
+    assert_same(classifier(lambda ps: optim.SGD(ps, lr=0.5), clip=0.1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float32_and_float64(dtype):
+    batches = [data(dtype=dtype)] * STEPS
+    assert_same(classifier(lambda ps: optim.Adam(ps, lr=0.01), dtype=dtype), batches=batches)
+
+
+def test_a_new_batch_size_records_again_and_stays_exact():
+    batches = [data(n=32, seed=k % 3) for k in range(8)] + [data(n=20, seed=k) for k in range(8)]
+    f = assert_same(classifier(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)), batches=batches)
+    assert f.recordings == 2  # one per batch size
+
+
+def test_evaluation_under_no_grad_matches_eager():
+    def make():
+        model = mlp()
+        model.eval()
+
+        @ag.no_grad()
+        def evaluate(x, y):
+            logits = model(x)
+            return F.cross_entropy(logits, y), logits.argmax(axis=1)
+
+        return model, evaluate
+
+    le, _, _ = run(make, False, steps=6)
+    lc, _, f = run(make, True, steps=6)
+    assert all(np.array_equal(u, v) for a, b in zip(le, lc) for u, v in zip(a, b))
+    assert f.replays == 4
+
+
+def test_train_then_eval_mode_records_again():
+    ag.manual_seed(1)
+    model = mlp(dropout=0.5)
+    x = ag.Tensor(data()[0])
+    f = ag.compile(lambda x: model(x).sum())
+    for _ in range(3):
+        f(x)
+    model.eval()
+    outs = [f(x).item() for _ in range(3)]
+    assert f.recordings == 2
+    assert outs[0] == outs[1] == outs[2] == model(x).sum().item()  # no dropout in eval
+
+
+def test_returned_tensors_are_fresh():
+    make = classifier(lambda ps: optim.SGD(ps, lr=0.1))
+    ag.manual_seed(0)
+    model, step = make()
+    f = ag.compile(step)
+    x, y = data()
+    losses = [f(ag.Tensor(x), ag.Tensor(y)) for _ in range(6)]
+    values = [float(loss.item()) for loss in losses]
+    assert len(set(values)) == 6  # each call's loss kept its own value
+    assert losses[2].grad_fn is None and not losses[2].requires_grad
+
+
+def test_learning_rate_set_by_hand_is_read_at_replay():
+    ag.manual_seed(0)
+    w = nn.Parameter(np.array([1.0, -2.0]))
+    opt = optim.SGD([w], lr=0.1)
+
+    def step():
+        opt.zero_grad()
+        (w * w).sum().backward()
+        opt.step()
+
+    f = ag.compile(step)
+    for _ in range(3):
+        f()
+    before = w.numpy().copy()
+    opt.param_groups[0]["lr"] = 0.25
+    f()
+    np.testing.assert_array_equal(w.numpy(), before - 0.25 * 2 * before)
+    assert f.recordings == 1  # the rate is read at replay, nothing recorded again
+
+
+def test_a_changed_hyperparameter_or_replaced_parameter_records_again():
+    ag.manual_seed(0)
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = data()
+
+    def step(x, y):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    f = ag.compile(step)
+    for _ in range(3):
+        f(ag.Tensor(x), ag.Tensor(y))
+    opt.param_groups[0]["momentum"] = 0.5
+    f(ag.Tensor(x), ag.Tensor(y))
+    assert f.recordings == 2
+    model[0].weight.data = model[0].weight.data.copy()
+    f(ag.Tensor(x), ag.Tensor(y))
+    assert f.recordings == 3
+
+
+@pytest.mark.parametrize("bad", [
+    ("item", lambda loss: loss.item()),
+    ("bool", lambda loss: bool(loss > 1.0)),
+    ("numpy", lambda loss: float(loss.numpy())),
+    ("tolist", lambda loss: loss.tolist()),
+], ids=lambda b: b[0] if isinstance(b, tuple) else "")
+def test_python_decisions_on_traced_values_raise(bad):
+    name, use = bad
+    ag.manual_seed(0)
+    model = mlp()
+    x, y = data()
+
+    def step(x, y):
+        loss = F.cross_entropy(model(x), y)
+        use(loss)
+        return loss
+
+    f = ag.compile(step)
+    f(ag.Tensor(x), ag.Tensor(y))
+    with pytest.raises(CompileError, match=rf"{name}.*test_compile\.py:\d+"):
+        f(ag.Tensor(x), ag.Tensor(y))
+
+
+def test_fallback_runs_eagerly_says_so_once_and_matches_eager():
+    def make():
+        model = mlp()
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            if loss.item() > 100:  # a data-dependent branch
+                raise AssertionError("diverged")
+            return loss
+
+        return model, step
+
+    le, pe, _ = run(make, False, steps=6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lc, pc, f = run(make, True, steps=6, fallback=True)
+    assert [w.category for w in caught] == [CompileWarning]
+    assert ".item()" in str(caught[0].message) and f.eager_only
+    assert all(np.array_equal(u, v) for a, b in zip(le, lc) for u, v in zip(a, b))
+    assert all(np.array_equal(a, b) for a, b in zip(pe, pc))
+
+
+def test_a_hook_cannot_be_replayed_so_it_raises():
+    ag.manual_seed(0)
+    model = mlp()
+    model[0].weight.register_hook(lambda g: None)
+    x, y = data()
+    f = ag.compile(lambda x, y: F.cross_entropy(model(x), y).backward())
+    f(ag.Tensor(x), ag.Tensor(y))
+    with pytest.raises(CompileError, match="gradient hook"):
+        f(ag.Tensor(x), ag.Tensor(y))
+
+
+def test_labels_are_checked_at_every_replay():
+    ag.manual_seed(0)
+    model = mlp()
+    x, y = data()
+    f = ag.compile(lambda x, y: F.cross_entropy(model(x), y))
+    for _ in range(3):
+        f(ag.Tensor(x), ag.Tensor(y))
+    bad = y.copy()
+    bad[3] = 9
+    with pytest.raises(IndexError, match=r"label 9 \(at position 3\)"):
+        f(ag.Tensor(x), ag.Tensor(bad))
+
+
+def test_a_replay_allocates_little_and_its_buffers_stay_within_the_eager_peak():
+    """The memory a replay keeps (its arena of reused buffers) is no more than an eager step's
+    peak, and while it runs it allocates almost nothing more: what it returns, Python objects,
+    and NumPy's own 32 KiB buffer for strided reductions (which eager steps allocate too)."""
+    ag.manual_seed(0)
+    model = nn.Sequential(nn.Linear(256, 512), nn.Tanh(), nn.Linear(512, 512), nn.Tanh(),
+                          nn.Linear(512, 10))
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    rng = np.random.default_rng(0)
+    x = ag.Tensor(rng.standard_normal((128, 256)).astype(np.float32))
+    y = ag.Tensor(rng.integers(0, 10, 128))
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def peak(f):
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        f(x, y)
+        current, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top - base, current - base
+
+    for _ in range(2):
+        step(x, y)
+    eager_peak, _ = peak(step)
+    f = ag.compile(step)
+    for _ in range(3):
+        f(x, y)
+    replay_peak, replay_left = peak(f)
+    program = next(iter(f._cache.values())).program
+    assert program.held_bytes <= eager_peak
+    assert replay_peak < 0.02 * eager_peak
+
+
+def test_explain_lists_one_array_operation_per_line():
+    ag.manual_seed(0)
+    model = mlp()
+    x, y = data()
+    f = ag.compile(lambda x, y: F.cross_entropy(model(x), y))
+    assert "nothing recorded yet" in f.explain()
+    for _ in range(2):
+        f(ag.Tensor(x), ag.Tensor(y))
+    text = f.explain()
+    ops = [ln for ln in text.splitlines() if ln.startswith(("op ", "in place"))]
+    assert any("matmul" in ln for ln in ops) and any("maximum" in ln for ln in ops)
+    assert text.splitlines()[-1].startswith(f"-- {len(ops)} array operations")
