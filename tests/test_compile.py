@@ -329,3 +329,22 @@ def test_explain_lists_one_array_operation_per_line():
     ops = [ln for ln in text.splitlines() if ln.startswith(("op ", "in place"))]
     assert any("matmul" in ln for ln in ops) and any("maximum" in ln for ln in ops)
     assert text.splitlines()[-1].startswith(f"-- {len(ops)} array operations")
+
+
+def test_an_argument_that_requires_grad_gets_its_gradient_at_every_replay():
+    def chain(x):
+        x.grad = None
+        y = x
+        for _ in range(10):
+            y = (y * 0.5 + 1.0).tanh()
+        y.sum().backward()
+        return x.grad
+
+    f = ag.compile(chain)
+    for k in range(4):
+        x0 = np.linspace(-1, 1, 5) + k
+        xe, xc = ag.tensor(x0, requires_grad=True), ag.tensor(x0, requires_grad=True)
+        ge, gc = chain(xe), f(xc)
+        assert np.array_equal(ge.numpy(), gc.numpy())
+        assert np.array_equal(xc.grad.numpy(), xe.grad.numpy())  # the argument's own .grad
+    assert f.replays == 2

@@ -94,6 +94,7 @@ class Compiled:
         self.cache_size = cache_size
         self.eager_only: Optional[str] = None  # why, once fallback found it cannot be compiled
         self._cache: "OrderedDict[tuple, _Entry]" = OrderedDict()
+        self._last: tuple = ((), None)  # the signature of the last call, and its entry
         self.replays = 0
         self.recordings = 0
         functools.update_wrapper(self, fn)
@@ -102,16 +103,19 @@ class Compiled:
         if self.eager_only is not None or state.current.recorder is not None:
             return self.fn(*args, **kwargs)
         key = _signature(args, kwargs)
-        entry = self._cache.get(key)
-        if entry is None:
-            entry = self._cache[key] = _Entry()
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
+        last_key, entry = self._last
+        if key != last_key:  # another signature than last time: find (or make) its entry
+            entry = self._cache.get(key)
+            if entry is None:
+                entry = self._cache[key] = _Entry()
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
+            self._last = (key, entry)
         if entry.program is not None:
             try:
-                out = entry.program.run(*_arrays(args, kwargs))
+                out = entry.program.run(*args, *[kwargs[k] for k in sorted(kwargs)])
             except Stale:  # raised before the replay changed anything: record again
                 entry.program = None
                 entry.calls = self.warmup
@@ -162,49 +166,42 @@ def _signature(args: tuple, kwargs: dict) -> tuple:
     """What a recording is specific to: the arrays' shapes and dtypes, other arguments' values,
     this thread's grad and anomaly modes."""
     parts: list = [state.current.mode]
-    for a in list(args) + [kwargs[k] for k in sorted(kwargs)]:
+    for a in (args + tuple(kwargs[k] for k in sorted(kwargs))) if kwargs else args:
         if isinstance(a, Tensor):
-            parts.append(("T", a.shape, a.dtype, a.requires_grad))
+            d = a.data
+            parts.append((d.shape, d.dtype, a.requires_grad))
         elif isinstance(a, np.ndarray):
-            parts.append(("A", a.shape, a.dtype))
+            parts.append((a.shape, a.dtype))
         else:
             try:
                 hash(a)
-                parts.append(("V", type(a), a))
+                parts.append((type(a), a))
             except TypeError:
-                parts.append(("I", id(a)))
-    parts.append(tuple(sorted(kwargs)))
+                parts.append(id(a))
+    if kwargs:
+        parts.append(tuple(sorted(kwargs)))
     return tuple(parts)
 
 
-def _arrays(args: tuple, kwargs: dict) -> list:
-    """The array arguments, in the order the recording numbered them."""
-    out = []
-    for a in list(args) + [kwargs[k] for k in sorted(kwargs)]:
-        if isinstance(a, Tensor):
-            out.append(a.data)
-        elif isinstance(a, np.ndarray):
-            out.append(a)
-    return out
-
-
 def _trace_arguments(rec: Recorder, args: tuple, kwargs: dict) -> tuple:
-    """Make the array arguments the program's inputs."""
+    """Make the array arguments the program's inputs (numbered as the replay receives them:
+    positional arguments, then keyword arguments by name)."""
     restore = []
 
-    def trace(a: Any) -> Any:
+    def trace(a: Any, position: int) -> Any:
         if isinstance(a, Tensor):
             original = a.data.base if isinstance(a.data, Traced) else a.data
             restore.append((a, original))
-            rec.arguments.append(a)
-            a.data = rec.input(original)
+            rec.arguments[position] = a
+            a.data = rec.input(original, position, tensor=True)
             return a
         if isinstance(a, np.ndarray):
-            return rec.input(a)
+            return rec.input(a, position, tensor=False)
         return a
 
-    new_args = tuple(trace(a) for a in args)
-    new_kwargs = {k: trace(kwargs[k]) for k in sorted(kwargs)}
+    rec.n_arguments = len(args) + len(kwargs)
+    new_args = tuple(trace(a, k) for k, a in enumerate(args))
+    new_kwargs = {k: trace(kwargs[k], len(args) + i) for i, k in enumerate(sorted(kwargs))}
     return new_args, new_kwargs, restore
 
 
@@ -231,7 +228,10 @@ def _plan(rec: Recorder, result: Any) -> Optional[tuple]:
     optimizer created state during it, as it does on its first step)."""
     outputs = _output_tree(rec, result)
     binds, bumps = [], []
-    arguments = {id(t) for t in rec.arguments}
+    arguments = {id(t) for t in rec.arguments.values()}
+    for position, t in rec.arguments.items():  # a gradient an argument got: given at each replay
+        if t._grad is not None and isinstance(t._grad.data, Traced):
+            binds.append((("argument", position), "_grad", t._grad.data._slot, False))
     for t, data, view, grad, gdata, gview, count in rec.tensors:
         if id(t) in arguments:
             continue

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import gc
 import operator
+import warnings
 from typing import Any, Callable, Optional
 
 import numpy as np
 
 from .. import backend as B
 from .. import graph, state
+from ..nn.module import Module
+from ..optim.optimizer import Optimizer
 from ..tensor import Tensor
 
 
@@ -279,8 +282,9 @@ class Recorder:
         self.failed: Optional[str] = None  # why the recording cannot be replayed (fallback)
         self.instrs: list = []
         self.slots: list = []
-        self.inputs: list = []  # slot ids of the step's array arguments, in order
-        self.arguments: list = []  # the Tensors passed as arguments
+        self.inputs: list = []  # (argument position, a Tensor?, slot) of each array argument
+        self.arguments: dict = {}  # position -> the Tensor passed there
+        self.n_arguments = 0  # how many arguments the step takes
         self.externals: dict = {}  # slot id -> (owner, attribute path) read at replay
         self.ext_of: dict = {}  # id(traced view) -> slot, for arrays installed at the start
         self.tensors: list = []  # (tensor, original data, original grad) found at the start
@@ -294,10 +298,11 @@ class Recorder:
         self.slots.append(slot)
         return slot.id
 
-    def input(self, arr: np.ndarray) -> Traced:
-        """A traced view of an array argument of the step: the replay's next input."""
-        t = self.trace(arr, source=("input", len(self.inputs)))
-        self.inputs.append(t._slot)
+    def input(self, arr: np.ndarray, position: int, tensor: bool) -> Traced:
+        """A traced view of an array argument of the step (the ``position``-th argument, a
+        Tensor's array or an array itself): an input of the replay."""
+        t = self.trace(arr, source=("input", position))
+        self.inputs.append((position, tensor, t._slot))
         return t
 
     def python_hook(self, what: str) -> None:
@@ -496,10 +501,7 @@ class Recorder:
             orig = getattr(B, name)
             self._saved_backend[name] = orig
             setattr(B, name, self.creation(orig))
-        from ..nn.module import Module  # here: compile sits above nn and optim
-        from ..optim.optimizer import Optimizer
-
-        for obj in gc.get_objects():
+        for obj in _objects():
             if isinstance(obj, Tensor) and not obj.released:
                 self._install_tensor(obj)
             elif isinstance(obj, Optimizer):
@@ -550,7 +552,7 @@ class Recorder:
                 t.data = data
             if grad is not None and grad.data is gview:
                 grad.data = gdata
-        for obj in gc.get_objects():  # anything the step made that still holds a traced array
+        for obj in _objects():  # anything the step made that still holds a traced array
             if isinstance(obj, Tensor) and not obj.released and isinstance(obj.data, Traced):
                 obj.data = _untraced(obj.data)
 
@@ -567,6 +569,14 @@ def _holds_traced(x: Any) -> bool:
     if isinstance(x, dict):
         return any(_holds_traced(v) for v in x.values())
     return False
+
+
+def _objects() -> list:
+    """Every object the garbage collector tracks. (Asking some of them ``isinstance`` can make
+    them warn, a deprecated alias in another library, say: not the user's business here.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [o for o in gc.get_objects() if isinstance(o, (Tensor, Optimizer, Module))]
 
 
 def _untraced(v: Any) -> Any:
@@ -596,3 +606,4 @@ _WRITES_FIRST = {np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, oper
 _CREATION = ("asarray", "zeros", "ones", "full", "empty", "arange", "eye", "linspace")
 _EXTRAS = ("scatter_add", "erf", "sigmoid", "to_numpy")
 _TO_NUMPY = B.to_numpy
+

@@ -186,7 +186,11 @@ class Program:
             parts += [f"{k}={expr(v)}" for k, v in ins.kwargs.items()]
             return ", ".join(parts)
 
-        lines.append(f"def replay({', '.join(f'v{s}' for s in self.rec.inputs)}):")
+        n_args = max((p for p, _, _ in self.rec.inputs), default=-1) + 1
+        n_args = max(n_args, self.rec.n_arguments)
+        lines.append(f"def replay({''.join(f'A{k}, ' for k in range(n_args))}*rest):")
+        for position, is_tensor, s in self.rec.inputs:
+            lines.append(f"    v{s} = A{position}{'.data' if is_tensor else ''}")
         for s, path in self.externals.items():
             owner = const(path[0], "o")
             if path[1:] == ("_grad", "data"):  # a gradient: a new array after every backward
@@ -243,7 +247,7 @@ class Program:
                 lines.append(f"    {_target(out)}{call}")
         stamp = False
         for t, attr, s, same in self.binds:
-            owner = const(t, "o")
+            owner = f"A{t[1]}" if isinstance(t, tuple) else const(t, "o")
             if s is None:
                 lines.append(f"    {owner}.{attr} = None")
             elif attr == "_grad" and same:
@@ -276,8 +280,8 @@ class Program:
                 return f"v{s}: {slot.dtype.__name__}"
             return f"v{s}: {slot.dtype}{list(slot.shape)}"
 
-        for s in self.rec.inputs:
-            out.append(f"input     {describe(s)}")
+        for position, _, s in self.rec.inputs:
+            out.append(f"input     {describe(s)} (argument {position})")
         for s, path in self.externals.items():
             where = _path_text(path)
             out.append(f"read      {describe(s)} = {where}")
@@ -297,8 +301,8 @@ class Program:
                 buf = " [buffer]" if isinstance(ins.outs, int) and ins.outs in self.buffers else ""
                 out.append(f"op        {res} = {name}({args}){buf}")
         for t, attr, s, _ in self.binds:
-            out.append(f"set       {t.name or 'tensor'}{list(t.shape)}.{attr.lstrip('_')} = "
-                       f"{'None' if s is None else f'v{s}'}")
+            who = f"argument {t[1]}" if isinstance(t, tuple) else f"{t.name or 'tensor'}{list(t.shape)}"
+            out.append(f"set       {who}.{attr.lstrip('_')} = {'None' if s is None else f'v{s}'}")
         ops = sum(1 for i in self.instrs if i.kind == "call")
         out.append(f"-- {ops} array operations, {len(self.instrs) - ops} host calls and checks, "
                    f"{len(self.buffers)} values in a reused arena of "
