@@ -348,3 +348,34 @@ def test_an_argument_that_requires_grad_gets_its_gradient_at_every_replay():
         assert np.array_equal(ge.numpy(), gc.numpy())
         assert np.array_equal(xc.grad.numpy(), xe.grad.numpy())  # the argument's own .grad
     assert f.replays == 2
+
+
+def test_recording_in_one_thread_leaves_another_threads_eager_work_alone():
+    """While one thread records, every Tensor's array is briefly a traced view; another thread
+    computing with the same tensors meanwhile gets plain, correct results."""
+    import threading
+
+    ag.manual_seed(0)
+    model = mlp(dropout=0.0)
+    x, y = data()
+    xt = ag.Tensor(x)
+    expected = model(xt).sum().item()
+    stop, seen = threading.Event(), []
+
+    def other():
+        while not stop.is_set():
+            seen.append(model(xt).sum().item())
+
+    f = ag.compile(lambda x, y: F.cross_entropy(model(x), y))
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        for _ in range(30):
+            f.clear()  # record again and again while the other thread works
+            for _ in range(2):
+                f(xt, ag.Tensor(y))
+    finally:
+        stop.set()
+        t.join()
+    assert f.recordings == 30
+    assert seen and all(v == expected for v in seen)

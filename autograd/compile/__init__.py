@@ -147,6 +147,11 @@ class Compiled:
             self.recordings += 1
         return _untrace_result(result)
 
+    def clear(self) -> None:
+        """Forget every recording: the next calls warm up and record again."""
+        self._cache.clear()
+        self._last = ((), None)
+
     def explain(self) -> str:
         """The most recently used recording, one array operation per line (see
         :meth:`Program.explain`); say so when there is none yet."""

@@ -51,10 +51,14 @@ class Traced(np.ndarray):
         self._slot = None  # set by the recorder; an array NumPy derived on its own has none
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        return _active().ufunc(ufunc, method, inputs, kwargs)
+        rec = state.current.recorder
+        if rec is None:  # another thread, or after the recording: plain NumPy
+            fn = ufunc if method == "__call__" else getattr(ufunc, method)
+            return fn(*Recorder.plain(inputs), **Recorder.plain(kwargs))
+        return rec.ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        return _active().call(func, args, kwargs)
+        return _run(func, args, kwargs)
 
     @property
     def flags(self) -> Any:  # type: ignore[override]
@@ -64,56 +68,56 @@ class Traced(np.ndarray):
 
     # Methods NumPy runs in C without either protocol: each becomes a recorded call.
     def __getitem__(self, index: Any) -> Any:
-        return _active().call(operator.getitem, (self, index), {})
+        return _run(operator.getitem, (self, index), {})
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        _active().call(operator.setitem, (self, index, value), {}, writes=self)
+        _run(operator.setitem, (self, index, value), {}, writes=self)
 
     def copy(self, order: str = "C") -> Any:  # type: ignore[override]
-        return _active().call(np.copy, (self,), {"order": order})
+        return _run(np.copy, (self,), {"order": order})
 
     def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        return _active().call(_astype, (self, np.dtype(dtype)), {})
+        return _run(_astype, (self, np.dtype(dtype)), {})
 
     def reshape(self, *shape: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return _active().call(np.reshape, (self, tuple(shape)), kwargs)
+        return _run(np.reshape, (self, tuple(shape)), kwargs)
 
     def transpose(self, *axes: Any) -> Any:  # type: ignore[override]
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return _active().call(np.transpose, (self, tuple(axes) or None), {})
+        return _run(np.transpose, (self, tuple(axes) or None), {})
 
     @property
     def T(self) -> Any:  # type: ignore[override]
-        return _active().call(np.transpose, (self,), {})
+        return _run(np.transpose, (self,), {})
 
     @property
     def mT(self) -> Any:  # type: ignore[override]
-        return _active().call(np.matrix_transpose, (self,), {})
+        return _run(np.matrix_transpose, (self,), {})
 
     def ravel(self, order: str = "C") -> Any:  # type: ignore[override]
-        return _active().call(np.ravel, (self,), {"order": order})
+        return _run(np.ravel, (self,), {"order": order})
 
     def flatten(self, order: str = "C") -> Any:  # type: ignore[override]
-        return _active().call(_flatten, (self,), {"order": order})
+        return _run(_flatten, (self,), {"order": order})
 
     def squeeze(self, axis: Any = None) -> Any:  # type: ignore[override]
-        return _active().call(np.squeeze, (self,), {"axis": axis})
+        return _run(np.squeeze, (self,), {"axis": axis})
 
     def swapaxes(self, a: int, b: int) -> Any:  # type: ignore[override]
-        return _active().call(np.swapaxes, (self, a, b), {})
+        return _run(np.swapaxes, (self, a, b), {})
 
     def fill(self, value: Any) -> None:
-        _active().call(np.copyto, (self, value), {}, writes=self)
+        _run(np.copyto, (self, value), {}, writes=self)
 
     def dot(self, other: Any, out: Any = None) -> Any:  # type: ignore[override]
-        return _active().call(np.dot, (self, other), {})
+        return _run(np.dot, (self, other), {})
 
     def argmax(self, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:  # type: ignore[override]
-        return _active().call(np.argmax, (self,), {"axis": axis, "keepdims": keepdims})
+        return _run(np.argmax, (self,), {"axis": axis, "keepdims": keepdims})
 
     def argmin(self, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:  # type: ignore[override]
-        return _active().call(np.argmin, (self,), {"axis": axis, "keepdims": keepdims})
+        return _run(np.argmin, (self,), {"axis": axis, "keepdims": keepdims})
 
     # Python decisions on values cannot be replayed (see _decide).
     def __bool__(self) -> bool:
@@ -174,8 +178,7 @@ def _number_class(base: type, doc: str) -> type:
         return decided
 
     body: dict = {"__doc__": doc, "_slot": None, "__hash__": base.__hash__,
-                  "__array_ufunc__": lambda self, ufunc, method, *inputs, **kwargs:
-                  _active().ufunc(ufunc, method, inputs, kwargs)}
+                  "__array_ufunc__": Traced.__array_ufunc__}
     for name in _NUMBER_METHODS:
         if hasattr(base, name):
             body[name] = method(name)
@@ -188,9 +191,12 @@ TracedInt = _number_class(int, "An int a host function returned while recording.
 
 def _decide(what: str, compute: Callable) -> Any:
     """A Python decision on a traced value: an error naming it, or, for a function compiled
-    with ``fallback=True``, the real answer (the recording is then discarded)."""
+    with ``fallback=True`` (or outside a recording), the real answer (a recording is then
+    discarded)."""
     rec = state.current.recorder
-    if rec is not None and rec.fallback:
+    if rec is None:
+        return compute()
+    if rec.fallback:
         rec.failed = rec.failed or f"{what} at {graph.user_line()}"
         return compute()
     raise _frozen(what)
@@ -204,12 +210,13 @@ def _frozen(what: str) -> CompileError:
     )
 
 
-def _active() -> "Recorder":
+def _run(fn: Callable, args: tuple, kwargs: dict, writes: Any = None) -> Any:
+    """``fn(*args, **kwargs)``: recorded while this thread records, plain NumPy otherwise (a
+    traced array reached from another thread, or kept by the user after the recording)."""
     rec = state.current.recorder
     if rec is None:
-        raise CompileError("a traced array was used after its recording ended; use the values "
-                           "the compiled function returns")
-    return rec
+        return fn(*Recorder.plain(args), **Recorder.plain(kwargs))
+    return rec.call(fn, args, kwargs, writes=writes)
 
 
 # ----------------------------------------------------------------------------- instructions
