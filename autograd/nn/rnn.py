@@ -66,13 +66,13 @@ def _scan(mode: str, xw: Tensor, h0: Tensor, c0: Optional[Tensor], w_hh: Tensor,
     """Run the recurrence of ``mode`` over ``xw`` (T, N, G·H): the hidden states (T, N, H), and
     the last hidden state and (LSTM) the last cell state, in the order the steps ran."""
     last = 0 if reverse else -1
-    if mode == "LSTM":
-        hc = lstm_scan(xw, h0, c0, w_hh, b_hh, reverse=reverse)
-        return hc[0], hc[0, last], hc[1, last]
+    if mode == "LSTM":  # the states, then the gates (ops/recurrent.py)
+        out = lstm_scan(xw, h0, c0, w_hh, b_hh, reverse=reverse)
+        return out[0], out[0, last], out[1, last]
     if mode == "GRU":
-        hs = gru_scan(xw, h0, w_hh, b_hh, reverse=reverse)
-    else:
-        hs = rnn_scan(xw, h0, w_hh, b_hh, nonlinearity=mode[4:].lower(), reverse=reverse)
+        out = gru_scan(xw, h0, w_hh, b_hh, reverse=reverse)
+        return out[0], out[0, last], None
+    hs = rnn_scan(xw, h0, w_hh, b_hh, nonlinearity=mode[4:].lower(), reverse=reverse)
     return hs, hs[last], None
 
 

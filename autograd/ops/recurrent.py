@@ -9,24 +9,29 @@ at once with one ``linear`` (one large matrix product). What is left is the recu
 which must run step by step. Each op below runs it over the whole sequence with the backend and
 records one node; its rule is backpropagation through time: walking the steps backwards, the
 gradient of s_t is what the output received at t plus what step t+1 sends back to its input
-state. The products with W_hh that the forward made step by step are, in the rule, one product
-over all steps (∂W_hh = Σ_t ∂a_tᵀ h_{t−1}, with ∂a the gradient of a = h W_hhᵀ + b_hh).
+state. The products with W_hh that the forward made step by step become, for W_hh's gradient,
+one product over all steps (∂W_hh = Σ_t ∂a_tᵀ h_{t−1}, with ∂a the gradient of
+a = h W_hhᵀ + b_hh).
 
 Why one op for the sequence rather than a graph of per-step ops (``linear``, slicing,
-``sigmoid``, ...), measured in ``benchmarks/bench_rnn.py``: slicing step t out of a (T, N, ·)
+``sigmoid``, ...), measured with ``benchmarks/bench_rnn.py``: slicing step t out of a (T, N, ·)
 tensor has as gradient a full-size array that is zero but for step t, so T slices cost T
 full-size arrays in backward (quadratic in T); W_hh receives T small gradients that the engine
-adds one by one; and an LSTM step is about 14 recorded ops. The per-step graph ran 3 to 8 times
-slower than hand-written NumPy; these ops run the same arithmetic as the hand-written version.
+adds one by one; and an LSTM step is about 14 recorded ops. That graph ran 3 to 4 times slower
+than hand-written NumPy.
+
+Why the GRU and LSTM outputs hold their gates: the rules need the gate values of every step.
+Recomputing them from the inputs cost a product over the whole sequence and four activations,
+which made backward take 1.3 times as long (measured); arrays kept aside by the forward would be
+invisible to a second derivative. So the gates are part of the output, and the rule reads them
+there, as ``sigmoid``'s rule reads its output; they are values of the graph, so the same rule text
+run on Tensors (``create_graph=True``) gives exact second derivatives. The rule therefore also
+propagates a gradient that reaches the gates themselves (zero when only the states are used).
 
 Shapes (T steps, batch N, hidden size H, G gate blocks: 1 for RNN, 3 for GRU, 4 for LSTM):
 ``xw`` (T, N, G·H) in time order, states (N, H), ``w_hh`` (G·H, H), ``b_hh`` (G·H,) or absent.
 With ``reverse=True`` the steps run from t = T−1 down to 0 (the second direction of a
 bidirectional layer); output row t is always the state after the step that consumed xw_t.
-
-The rules read only the ops' inputs and outputs, never arrays kept aside by the forward: the
-gates are recomputed from them (one matrix product over all steps), so the same rule text, run on
-Tensors, gives second derivatives.
 """
 from __future__ import annotations
 
@@ -67,28 +72,24 @@ def _check(op: str, xw: Tensor, states: tuple, w_hh: Tensor, b_hh: Optional[Tens
     return T, N, H
 
 
-def _steps(T: int, reverse: bool) -> range:
-    """The order in which the forward visits the steps."""
-    return range(T - 1, -1, -1) if reverse else range(T)
+def _inputs(*ts: Any) -> tuple:
+    return tuple(as_tensor(t) for t in ts if t is not None)
+
+
+def _steps(T: int, reverse: bool) -> list:
+    """The steps in the order the forward visits them."""
+    return list(range(T - 1, -1, -1) if reverse else range(T))
 
 
 def _before(xp, seq, first, reverse: bool):
-    """The state each step started from: ``first`` for the first step visited, then the output
-    of the step visited before it (``seq`` shifted by one step against the direction)."""
+    """The state each step started from, for all steps: ``first`` for the first step visited,
+    then the output of the step visited before (``seq`` shifted by one step)."""
     first = xp.expand_dims(first, 0)
     if seq.shape[0] == 1:
         return first
     if reverse:
         return xp.concat([seq[1:], first], axis=0)
     return xp.concat([first, seq[:-1]], axis=0)
-
-
-def _hidden_product(xp, h_prev, w_hh, b_hh):
-    """h_{t−1} W_hhᵀ (+ b_hh) for every step at once, as one (T·N, H) × (H, G·H) product."""
-    T, N, H = h_prev.shape
-    a = xp.matmul(xp.reshape(h_prev, (T * N, H)), xp.matrix_transpose(w_hh))
-    a = xp.reshape(a, (T, N, w_hh.shape[0]))
-    return a if b_hh is None else a + b_hh
 
 
 def _w_grad(xp, da, h_prev):
@@ -98,20 +99,20 @@ def _w_grad(xp, da, h_prev):
                      xp.reshape(h_prev, (T * N, H)))
 
 
-def _grads(ctx, dxw, dh0, dw, da, extra=()):
-    """The rule's result in input order, None where no gradient is wanted."""
+def _grads(xp, ctx, dxw, dh0, dc0, da, hs, h0, reverse):
+    """The rule's result in input order (xw, h0, [c0], w_hh, [b_hh]), None where no gradient is
+    wanted: ∂W_hh from ∂a and the states each step started from; ∂b_hh is ∂a itself, which the
+    engine sums over steps and batch. ``dc0`` is None but for the LSTM."""
     n = ctx.needs
-    out = (dxw if n[0] else None, dh0 if n[1] else None) + tuple(
-        e if n[2 + k] else None for k, e in enumerate(extra))
-    k = 2 + len(extra)
-    out += (dw if n[k] else None,)
-    if len(n) > k + 1:  # b_hh: the gradient of a = h W_hhᵀ + b_hh, summed by the engine
+    k = 2 if dc0 is None else 3  # where w_hh is among the inputs
+    dw = _w_grad(xp, da, _before(xp, hs, h0, reverse)) if n[k] else None
+    out = (dxw if n[0] else None, dh0 if n[1] else None)
+    if dc0 is not None:
+        out += (dc0 if n[2] else None,)
+    out += (dw,)
+    if len(n) > k + 1:
         out += (da if n[k + 1] else None,)
     return out
-
-
-def _inputs(*ts: Any) -> tuple:
-    return tuple(as_tensor(t) for t in ts if t is not None)
 
 
 # ----------------------------------------------------------------------------- Elman RNN
@@ -145,36 +146,36 @@ def rnn_scan(xw: Any, h0: Any, w_hh: Any, b_hh: Any = None, nonlinearity: str = 
 @defvjp(rnn_scan, shows="∂z_t = (g_t + ∂z_{t+1}·W)·act'(h_t)")
 def _rnn_scan_vjp(xp, ctx, g, hs, xw, h0, w_hh, b_hh=None):
     nonlinearity, reverse = ctx.saved
-    T = hs.shape[0]
-    if nonlinearity == "tanh":
-        slope = 1 - hs * hs
-    else:
-        alive = hs > 0
-    dz = [None] * T
-    carry = None  # what step t+1 sends back to h_t
-    for t in reversed(_steps(T, reverse)):
+    dz = [None] * hs.shape[0]
+    carry = None  # what the step visited next sends back to this step's output
+    for t in reversed(_steps(hs.shape[0], reverse)):
         dh = g[t] if carry is None else g[t] + carry
-        dz[t] = dh * slope[t] if nonlinearity == "tanh" else xp.where(alive[t], dh, 0)
+        if nonlinearity == "tanh":
+            dz[t] = dh * (1 - hs[t] * hs[t])
+        else:
+            dz[t] = xp.where(hs[t] > 0, dh, 0)
         carry = xp.matmul(dz[t], w_hh)
     dz = xp.stack(dz, axis=0)
-    dw = _w_grad(xp, dz, _before(xp, hs, h0, reverse)) if ctx.needs[2] else None
-    return _grads(ctx, dz, carry, dw, dz)
+    return _grads(xp, ctx, dz, carry, None, dz, hs, h0, reverse)
 
 
 # ----------------------------------------------------------------------------- GRU
 def gru_scan(xw: Any, h0: Any, w_hh: Any, b_hh: Any = None, reverse: bool = False) -> Tensor:
-    """The hidden states of a GRU for every step, shape (T, N, H), with PyTorch's gates: from
-    a = h_{t−1} W_hhᵀ + b_hh and xw split into blocks (reset r, update z, new n),
+    """A GRU over the sequence, PyTorch's gates. From a = h_{t−1} W_hhᵀ + b_hh and xw_t, each
+    split into blocks (reset r, update z, new n):
 
         r = σ(xw_r + a_r),  z = σ(xw_z + a_z),  n = tanh(xw_n + r ⊙ a_n),
         h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}.
 
+    Returns, for every step, h_t and what backward needs, as one tensor of shape (5, T, N, H):
+    ``out[0]`` the hidden states, then r, z, n and a_n (see the module docstring).
+
     Backward (through time): with ∂h the gradient reaching h_t, the product rule gives
     ∂n = ∂h (1 − z) and ∂z = ∂h (h_{t−1} − n); through the activations
-    ∂n̂ = ∂n (1 − n²), ∂ẑ = ∂z z (1 − z), and, since r multiplies a_n, ∂r̂ = ∂n̂ a_n r (1 − r).
-    The input blocks get ∂xw = [∂r̂, ∂ẑ, ∂n̂]; the hidden ones ∂a = [∂r̂, ∂ẑ, ∂n̂ r]; and h_{t−1}
-    gets ∂h z + ∂a W_hh. Every factor but ∂h is known before the loop, so the loop only carries
-    ∂h backwards.
+    ∂n̂ = ∂n (1 − n²), ∂ẑ = ∂z z (1 − z), and, since r multiplies a_n, ∂r̂ = ∂n̂ a_n r (1 − r)
+    (hats: pre-activations). The input blocks get ∂xw = [∂r̂, ∂ẑ, ∂n̂], the hidden ones
+    ∂a = [∂r̂, ∂ẑ, ∂n̂ r], and h_{t−1} gets ∂h z + ∂a W_hh. A gradient reaching r, z, n or a_n in
+    the output adds to ∂r, ∂z, ∂n or ∂a_n.
     """
     inputs = _inputs(xw, h0, w_hh, b_hh)
     xw, h0, w_hh = inputs[:3]
@@ -185,63 +186,64 @@ def gru_scan(xw: Any, h0: Any, w_hh: Any, b_hh: Any = None, reverse: bool = Fals
         x_rz = x_rz + b.data[: 2 * H]
     x_n = xw.data[..., 2 * H:]
     w_t = B.matrix_transpose(w_hh.data)
-    out = B.empty((T, N, H), dtype=xw.dtype)
+    out = B.empty((5, T, N, H), dtype=xw.dtype)
     h = h0.data
     for t in _steps(T, reverse):
         a = B.matmul(h, w_t)
         rz = B.sigmoid(x_rz[t] + a[:, : 2 * H])
+        r, z = rz[:, :H], rz[:, H:]
         a_n = a[:, 2 * H:] if b is None else a[:, 2 * H:] + b.data[2 * H:]
-        n = B.tanh(x_n[t] + rz[:, :H] * a_n)
-        h = n + rz[:, H:] * (h - n)  # (1 − z) n + z h
-        out[t] = h
+        n = B.tanh(x_n[t] + r * a_n)
+        h = n + z * (h - n)  # (1 − z) n + z h
+        for k, v in enumerate((h, r, z, n, a_n)):
+            out[k, t] = v
     return record(out, _gru_scan_vjp, inputs, reverse)
 
 
 @defvjp(gru_scan, shows="∂h_{t−1} = ∂h_t·z + ∂a_t·W")
-def _gru_scan_vjp(xp, ctx, g, hs, xw, h0, w_hh, b_hh=None):
+def _gru_scan_vjp(xp, ctx, g, out, xw, h0, w_hh, b_hh=None):
     reverse = ctx.saved
-    T, H = hs.shape[0], hs.shape[2]
-    h_prev = _before(xp, hs, h0, reverse)
-    a = _hidden_product(xp, h_prev, w_hh, b_hh)
-    r = xp.sigmoid(xw[..., :H] + a[..., :H])
-    z = xp.sigmoid(xw[..., H:2 * H] + a[..., H:2 * H])
-    a_n = a[..., 2 * H:]
-    n = xp.tanh(xw[..., 2 * H:] + r * a_n)
-    # ∂n̂, ∂ẑ, ∂r̂ and ∂a_n per unit of ∂h:
-    c_n = (1 - z) * (1 - n * n)
-    c_z = (h_prev - n) * z * (1 - z)
-    c_r = c_n * a_n * r * (1 - r)
-    c_an = c_n * r
-    dhs = [None] * T
-    das = [None] * T
+    hs, r, z, n, a_n = out[0], out[1], out[2], out[3], out[4]
+    g_h, g_r, g_z, g_n, g_an = g[0], g[1], g[2], g[3], g[4]
+    steps = _steps(hs.shape[0], reverse)
+    dxw = [None] * len(steps)
+    da = [None] * len(steps)
     carry = None
-    for t in reversed(_steps(T, reverse)):
-        dh = g[t] if carry is None else g[t] + carry
-        dhs[t] = dh
-        das[t] = xp.concat([dh * c_r[t], dh * c_z[t], dh * c_an[t]], axis=-1)
-        carry = dh * z[t] + xp.matmul(das[t], w_hh)
-    dh = xp.stack(dhs, axis=0)
-    da = xp.stack(das, axis=0)
-    dxw = xp.concat([da[..., : 2 * H], dh * c_n], axis=-1) if ctx.needs[0] else None
-    dw = _w_grad(xp, da, h_prev) if ctx.needs[2] else None
-    return _grads(ctx, dxw, carry, dw, da)
+    for k in reversed(range(len(steps))):
+        t = steps[k]
+        h_prev = h0 if k == 0 else hs[steps[k - 1]]
+        rt, zt, nt = r[t], z[t], n[t]
+        dh = g_h[t] if carry is None else g_h[t] + carry
+        dn = (dh * (1 - zt) + g_n[t]) * (1 - nt * nt)
+        dz = (dh * (h_prev - nt) + g_z[t]) * zt * (1 - zt)
+        dr = (dn * a_n[t] + g_r[t]) * rt * (1 - rt)
+        dxw[t] = xp.concat([dr, dz, dn], axis=-1)
+        da[t] = xp.concat([dr, dz, dn * rt + g_an[t]], axis=-1)
+        carry = dh * zt + xp.matmul(da[t], w_hh)
+    dxw = xp.stack(dxw, axis=0) if ctx.needs[0] else None
+    da = xp.stack(da, axis=0)
+    return _grads(xp, ctx, dxw, carry, None, da, hs, h0, reverse)
 
 
 # ----------------------------------------------------------------------------- LSTM
 def lstm_scan(xw: Any, h0: Any, c0: Any, w_hh: Any, b_hh: Any = None,
               reverse: bool = False) -> Tensor:
-    """The states (h_t, c_t) of an LSTM for every step, as one tensor of shape (2, T, N, H):
-    ``out[0]`` the hidden states, ``out[1]`` the cell states. PyTorch's gates, from
-    z = xw_t + h_{t−1} W_hhᵀ + b_hh split into blocks (input i, forget f, cell g, output o):
+    """An LSTM over the sequence, PyTorch's gates. From z = xw_t + h_{t−1} W_hhᵀ + b_hh split
+    into blocks (input i, forget f, cell g, output o):
 
         i = σ(z_i),  f = σ(z_f),  g = tanh(z_g),  o = σ(z_o),
         c_t = f ⊙ c_{t−1} + i ⊙ g,  h_t = o ⊙ tanh(c_t).
 
-    Backward (through time): with ∂h and ∂c the gradients reaching h_t and c_t (from the
-    output, and from step t+1), c_t also reaches the loss through h_t, so
-    ∂c += ∂h o (1 − tanh² c_t). The blocks of z get ∂z = [∂c g i(1 − i), ∂c c_{t−1} f(1 − f),
-    ∂c i (1 − g²), ∂h tanh(c_t) o(1 − o)] (product rule, then σ' = σ(1 − σ) and
-    tanh' = 1 − tanh²); step t−1 receives ∂h_{t−1} = ∂z W_hh and ∂c_{t−1} = ∂c f.
+    Returns, for every step, the states and the gates as one tensor of shape (6, T, N, H):
+    ``out[0]`` the hidden states h, ``out[1]`` the cell states c, then i, f, g, o (see the module
+    docstring).
+
+    Backward (through time): with ∂h and ∂c the gradients reaching h_t and c_t (from the output
+    and from step t+1), c_t also reaches the loss through h_t, so ∂c += ∂h o (1 − tanh² c_t).
+    The product rule gives the gates ∂i = ∂c g, ∂f = ∂c c_{t−1}, ∂g = ∂c i, ∂o = ∂h tanh(c_t)
+    (plus any gradient reaching them in the output), and the activations' derivatives
+    σ' = σ(1 − σ), tanh' = 1 − tanh² give ∂z. Step t−1 receives ∂h_{t−1} = ∂z W_hh and
+    ∂c_{t−1} = ∂c f.
     """
     inputs = _inputs(xw, h0, c0, w_hh, b_hh)
     xw, h0, c0, w_hh = inputs[:4]
@@ -249,50 +251,43 @@ def lstm_scan(xw: Any, h0: Any, c0: Any, w_hh: Any, b_hh: Any = None,
     T, N, H = _check("lstm_scan", xw, (("h0", h0), ("c0", c0)), w_hh, b, 4)
     z_in = xw.data if b is None else xw.data + b.data
     w_t = B.matrix_transpose(w_hh.data)
-    out = B.empty((2, T, N, H), dtype=xw.dtype)
+    out = B.empty((6, T, N, H), dtype=xw.dtype)
     h, c = h0.data, c0.data
     for t in _steps(T, reverse):
         z = z_in[t] + B.matmul(h, w_t)
         i_f = B.sigmoid(z[:, : 2 * H])
+        i, f = i_f[:, :H], i_f[:, H:]
         g = B.tanh(z[:, 2 * H: 3 * H])
         o = B.sigmoid(z[:, 3 * H:])
-        c = i_f[:, H:] * c + i_f[:, :H] * g
+        c = f * c + i * g
         h = o * B.tanh(c)
-        out[0, t] = h
-        out[1, t] = c
+        for k, v in enumerate((h, c, i, f, g, o)):
+            out[k, t] = v
     return record(out, _lstm_scan_vjp, inputs, reverse)
 
 
 @defvjp(lstm_scan, shows="∂c_{t−1} = ∂c_t·f,  ∂h_{t−1} = ∂z_t·W")
 def _lstm_scan_vjp(xp, ctx, g, out, xw, h0, c0, w_hh, b_hh=None):
     reverse = ctx.saved
-    hs, cs = out[0], out[1]
-    T, H = hs.shape[0], hs.shape[2]
-    h_prev = _before(xp, hs, h0, reverse)
-    c_prev = _before(xp, cs, c0, reverse)
-    z = xw + _hidden_product(xp, h_prev, w_hh, b_hh)
-    i = xp.sigmoid(z[..., :H])
-    f = xp.sigmoid(z[..., H:2 * H])
-    gg = xp.tanh(z[..., 2 * H:3 * H])
-    o = xp.sigmoid(z[..., 3 * H:])
-    tc = xp.tanh(cs)
-    # ∂c from ∂h through h = o tanh(c), and each block of ∂z per unit of ∂c (or ∂h for o):
-    k_c = o * (1 - tc * tc)
-    c_i = gg * i * (1 - i)
-    c_f = c_prev * f * (1 - f)
-    c_g = i * (1 - gg * gg)
-    c_o = tc * o * (1 - o)
-    gh, gc = g[0], g[1]
-    dzs = [None] * T
+    hs, cs, i, f, gg, o = out[0], out[1], out[2], out[3], out[4], out[5]
+    g_h, g_c, g_i, g_f, g_g, g_o = g[0], g[1], g[2], g[3], g[4], g[5]
+    steps = _steps(hs.shape[0], reverse)
+    dz = [None] * len(steps)
     carry_h = carry_c = None
-    for t in reversed(_steps(T, reverse)):
-        dh = gh[t] if carry_h is None else gh[t] + carry_h
-        dc = gc[t] + dh * k_c[t]
+    for k in reversed(range(len(steps))):
+        t = steps[k]
+        c_prev = c0 if k == 0 else cs[steps[k - 1]]
+        it, ft, gt, ot = i[t], f[t], gg[t], o[t]
+        tc = xp.tanh(cs[t])
+        dh = g_h[t] if carry_h is None else g_h[t] + carry_h
+        dc = g_c[t] + dh * ot * (1 - tc * tc)
         if carry_c is not None:
             dc = dc + carry_c
-        dzs[t] = xp.concat([dc * c_i[t], dc * c_f[t], dc * c_g[t], dh * c_o[t]], axis=-1)
-        carry_h = xp.matmul(dzs[t], w_hh)
-        carry_c = dc * f[t]
-    dz = xp.stack(dzs, axis=0)
-    dw = _w_grad(xp, dz, h_prev) if ctx.needs[3] else None
-    return _grads(ctx, dz, carry_h, dw, dz, extra=(carry_c,))
+        dz[t] = xp.concat([(dc * gt + g_i[t]) * it * (1 - it),
+                           (dc * c_prev + g_f[t]) * ft * (1 - ft),
+                           (dc * it + g_g[t]) * (1 - gt * gt),
+                           (dh * tc + g_o[t]) * ot * (1 - ot)], axis=-1)
+        carry_h = xp.matmul(dz[t], w_hh)
+        carry_c = dc * ft
+    dz = xp.stack(dz, axis=0)
+    return _grads(xp, ctx, dz, carry_h, carry_c, dz, hs, h0, reverse)
