@@ -470,7 +470,8 @@ def test_other_bad_arguments_and_inputs_are_named():
         (lambda: nn.GRU(3, 4)(ag.zeros(5, 2, 3), np.zeros((1, 2, 4))), TypeError, "h_0 has dtype float64"),
         (lambda: R.lstm_scan(ag.zeros(2, 1, 8), ag.zeros(1, 2), ag.zeros(1, 2), ag.zeros(6, 2)),
          ValueError, "(4·H, H)"),
-        (lambda: R.gru_scan(ag.zeros(2, 1, 6), ag.zeros(3, 2), ag.zeros(6, 2)), ValueError, "h0 must have shape (1, 2)"),
+        (lambda: R.gru_scan(ag.zeros(2, 1, 6), ag.zeros(3, 2), ag.zeros(6, 2)), ValueError,
+         "h0 must have shape (1, 2)"),
     ]
     for fn, kind, text in cases:
         got, msg = _err(fn)

@@ -137,12 +137,11 @@ class RNNBase(Module):
         for layer in range(self.num_layers):
             n_in = self.input_size if layer == 0 else self.hidden_size * directions
             for suffix in ("", "_reverse")[:directions]:
-                self.register_parameter(f"weight_ih_l{layer}{suffix}", Parameter(B.empty((gates, n_in), dtype=dt)))
-                self.register_parameter(f"weight_hh_l{layer}{suffix}",
-                                        Parameter(B.empty((gates, self.hidden_size), dtype=dt)))
+                shapes = {"weight_ih": (gates, n_in), "weight_hh": (gates, self.hidden_size)}
                 if self.bias:
-                    self.register_parameter(f"bias_ih_l{layer}{suffix}", Parameter(B.empty((gates,), dtype=dt)))
-                    self.register_parameter(f"bias_hh_l{layer}{suffix}", Parameter(B.empty((gates,), dtype=dt)))
+                    shapes.update(bias_ih=(gates,), bias_hh=(gates,))
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}_l{layer}{suffix}", Parameter(B.empty(shape, dtype=dt)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
