@@ -18,8 +18,8 @@ Why one op for the sequence rather than a graph of per-step ops (``linear``, sli
 tensor has as gradient a full-size array that is zero but for step t, so T slices cost T
 full-size arrays in backward (quadratic in T); W_hh receives T small gradients that the engine
 adds one by one; and an LSTM step is about 14 recorded ops. On an LSTM training step (T = 64,
-batch 32, hidden 256) that graph took 3 to 6 times as long as hand-written NumPy, and ``nn.LSTM``
-on this op 1.0 to 1.2 times as long (interleaved runs on a busy 2-core machine).
+batch 32, hidden 256) that graph took about 4 times as long as hand-written NumPy (3 to 6 on a
+busy machine), and ``nn.LSTM`` on this op 1.03 to 1.04 times as long (0.9 to 1.2 when busy).
 
 Why the GRU and LSTM outputs hold their gates: the rules need the gate values of every step.
 Recomputing them from the inputs costs a product over the whole sequence and four activations:
@@ -103,6 +103,18 @@ def _transposed(w):
     return out
 
 
+def _pre_activation(h, w_t, x, b):
+    """h W_hhᵀ (+ x) (+ b_hh) for one step of a forward. The product is a fresh array, so the
+    other terms are added into it in place: per step, on (N, G·H), instead of adding b_hh to
+    the whole (T, N, G·H) input first (an extra pass over memory)."""
+    a = B.matmul(h, w_t)
+    if x is not None:
+        a += x
+    if b is not None:
+        a += b.data
+    return a
+
+
 def _w_grad(xp, da, h_prev):
     """∂W_hh = Σ_t ∂a_tᵀ h_{t−1}: one product over all steps and the batch."""
     T, N, H = h_prev.shape
@@ -143,12 +155,11 @@ def rnn_scan(xw: Any, h0: Any, w_hh: Any, b_hh: Any = None, nonlinearity: str = 
     xw, h0, w_hh = inputs[:3]
     b = inputs[3] if len(inputs) > 3 else None
     T, N, H = _check("rnn_scan", xw, (("h0", h0),), w_hh, b, 1)
-    z_in = xw.data if b is None else xw.data + b.data
     w_t = _transposed(w_hh.data)
     out = B.empty((T, N, H), dtype=xw.dtype)
     h = h0.data
     for t in _steps(T, reverse):
-        z = z_in[t] + B.matmul(h, w_t)
+        z = _pre_activation(h, w_t, xw.data[t], b)
         h = B.tanh(z) if nonlinearity == "tanh" else B.maximum(z, 0)
         out[t] = h
     return record(out, _rnn_scan_vjp, inputs, (nonlinearity, reverse))
@@ -192,19 +203,16 @@ def gru_scan(xw: Any, h0: Any, w_hh: Any, b_hh: Any = None, reverse: bool = Fals
     xw, h0, w_hh = inputs[:3]
     b = inputs[3] if len(inputs) > 3 else None
     T, N, H = _check("gru_scan", xw, (("h0", h0),), w_hh, b, 3)
-    x_rz = xw.data[..., : 2 * H]
-    if b is not None:
-        x_rz = x_rz + b.data[: 2 * H]
-    x_n = xw.data[..., 2 * H:]
     w_t = _transposed(w_hh.data)
     out = B.empty((5, T, N, H), dtype=xw.dtype)
     h = h0.data
     for t in _steps(T, reverse):
-        a = B.matmul(h, w_t)
-        rz = B.sigmoid(x_rz[t] + a[:, : 2 * H])
+        a = _pre_activation(h, w_t, None, b)
+        x = xw.data[t]
+        rz = B.sigmoid(x[:, : 2 * H] + a[:, : 2 * H])
         r, z = rz[:, :H], rz[:, H:]
-        a_n = a[:, 2 * H:] if b is None else a[:, 2 * H:] + b.data[2 * H:]
-        n = B.tanh(x_n[t] + r * a_n)
+        a_n = a[:, 2 * H:]
+        n = B.tanh(x[:, 2 * H:] + r * a_n)
         h = n + z * (h - n)  # (1 − z) n + z h
         for k, v in enumerate((h, r, z, n, a_n)):
             out[k, t] = v
@@ -260,12 +268,11 @@ def lstm_scan(xw: Any, h0: Any, c0: Any, w_hh: Any, b_hh: Any = None,
     xw, h0, c0, w_hh = inputs[:4]
     b = inputs[4] if len(inputs) > 4 else None
     T, N, H = _check("lstm_scan", xw, (("h0", h0), ("c0", c0)), w_hh, b, 4)
-    z_in = xw.data if b is None else xw.data + b.data
     w_t = _transposed(w_hh.data)
     out = B.empty((6, T, N, H), dtype=xw.dtype)
     h, c = h0.data, c0.data
     for t in _steps(T, reverse):
-        z = z_in[t] + B.matmul(h, w_t)
+        z = _pre_activation(h, w_t, xw.data[t], b)
         i_f = B.sigmoid(z[:, : 2 * H])
         i, f = i_f[:, :H], i_f[:, H:]
         g = B.tanh(z[:, 2 * H: 3 * H])
