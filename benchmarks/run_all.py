@@ -21,6 +21,7 @@ BENCHES = {  # name -> script
     "mlp": "bench_mlp.py",
     "softmax": "bench_softmax.py",
     "chain": "bench_chain.py",
+    "rnn": "bench_rnn.py",
 }
 
 
@@ -100,6 +101,17 @@ def table(res: dict, runs: int, threads: int, tuned: bool = False) -> str:
         rows.append(
             f"| scalar chain, 100,000 ops, fwd+bwd | {f(med(r, 'ours_s'), '.2f', ' s')}{mem} | — | "
             f"{f(torch_s, '.2f', ' s')} | — | {verdict(r, 'ours/torch')} |"
+        )
+    r = res.get("rnn")
+    if r:
+        rows.append(
+            f"| LSTM step T=64, batch 32, 64 → 256 (nn.LSTM) | {f(med(r, 'ours_ms'), '.1f', ' ms')} | "
+            f"{f(med(r, 'numpy_ms'), '.1f', ' ms')} | {f(med(r, 'torch_ms'), '.1f', ' ms')} | "
+            f"{verdict(r, 'ours/numpy', 1.10)} | {verdict(r, 'ours/torch')} |"
+        )
+        rows.append(
+            f"| the same LSTM as a graph of per-step ops | {f(med(r, 'graph_ms'), '.1f', ' ms')} | "
+            f"{f(med(r, 'numpy_ms'), '.1f', ' ms')} | — | {verdict(r, 'graph/numpy')} | — |"
         )
     note = (f"\nMedians of {runs} run(s), {threads} BLAS/PyTorch threads{malloc}. ✓/✗: the target is met/missed. "
             "Ratios are time ratios (below 1: ours is faster), each the median over runs of that run's ratio "

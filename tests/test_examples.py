@@ -164,3 +164,30 @@ def test_train_digits_notes_a_missing_renderer(tmp_path, monkeypatch):
     msg = ex.save_graph_svg(model, x, np.array([1, 2]), tmp_path / "g.svg")
     assert msg == "graph picture skipped: RuntimeError: no Graphviz renderer found"
     assert model.training and not (tmp_path / "g.svg").exists()
+
+
+# ----------------------------------------------------------------------------- char_lstm
+def test_char_lstm_quick_loss_drops_and_is_deterministic():
+    out = _run("char_lstm.py", "--quick").stdout
+    assert "model: LSTM" in out
+    before = float(re.search(r"loss before training: ([0-9.]+)", out).group(1))
+    after = float(re.search(r"loss after training: +([0-9.]+)", out).group(1))
+    assert after < 0.5 * before, out
+    assert re.search(r"sample: 'the .{60}'", out), out
+    again = _run("char_lstm.py", "--quick").stdout  # same seed, same run
+    strip = lambda text: re.sub(r"done in .*", "", text)  # noqa: E731 - the timing differs
+    assert strip(again) == strip(out)
+
+
+def test_char_lstm_model_is_library_layers_and_trains_a_gru_too():
+    ex = _import_example("char_lstm")
+    from autograd import nn
+
+    model = ex.CharModel(vocab=5, embed=3, hidden=4, cell="gru", layers=2)
+    assert isinstance(model.rnn, nn.GRU) and model.rnn.batch_first and model.rnn.num_layers == 2
+    logits, h = model(np.array([[0, 1, 2], [3, 4, 0]]))
+    assert logits.shape == (2, 3, 5) and h.shape == (2, 2, 4)
+    out = _run("char_lstm.py", "--quick", "--cell", "gru").stdout
+    before = float(re.search(r"loss before training: ([0-9.]+)", out).group(1))
+    after = float(re.search(r"loss after training: +([0-9.]+)", out).group(1))
+    assert "model: GRU" in out and after < 0.5 * before, out

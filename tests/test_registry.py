@@ -26,6 +26,7 @@ import pytest
 import autograd as ag
 import autograd.nn.functional as F
 from autograd import graph, memory
+from autograd.ops import recurrent as R
 from autograd.ops import shape as S
 
 RNG = np.random.default_rng(2024)
@@ -142,6 +143,12 @@ CASES = {
         T(3, 4, lo=0.0, hi=1.0)),
     "nll_loss": case(lambda lp: F.nll_loss(lp, LABELS), T(3, 4)),
     "cross_entropy": case(lambda z: F.cross_entropy(z, LABELS), T(3, 4)),
+    # recurrent layers: T = 3 steps, batch 2, hidden size 2 (one direction each way)
+    "rnn_scan": case(lambda xw, h0, w, b: R.rnn_scan(xw, h0, w, b), T(3, 2, 2), T(2, 2), T(2, 2), T(2)),
+    "gru_scan": case(lambda xw, h0, w, b: R.gru_scan(xw, h0, w, b, reverse=True),
+                     T(3, 2, 6), T(2, 2), T(6, 2), T(6)),
+    "lstm_scan": case(lambda xw, h0, c0, w, b: R.lstm_scan(xw, h0, c0, w, b),
+                      T(3, 2, 8), T(2, 2), T(2, 2), T(8, 2), T(8)),
 }
 
 X = ag.tensor(distinct(2, 3))

@@ -3,7 +3,8 @@
 ``Module`` and ``Parameter`` (module.py) do the bookkeeping; ``Sequential``, ``ModuleList`` and
 ``ModuleDict`` (containers.py) hold other modules; layers.py has ``Linear``, ``Embedding``,
 ``LayerNorm``, ``Dropout``; activations.py and losses.py wrap ``nn.functional`` as modules;
-``nn.init`` initialises weights; ``nn.utils`` clips gradients.
+``nn.init`` initialises weights; ``nn.utils`` clips gradients; rnn.py has the recurrent layers
+``RNN``, ``GRU``, ``LSTM`` and their cells.
 """
 from . import functional  # noqa: F401
 from . import init, utils  # noqa: F401
@@ -17,10 +18,15 @@ from .losses import (  # noqa: F401
 )
 from .module import Module, Parameter  # noqa: F401
 
+# recurrent layers
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: F401
+
 __all__ = [
     "functional", "init", "utils",
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
     "Identity", "Flatten", "Linear", "Dropout", "Embedding", "LayerNorm",
     "Sigmoid", "Tanh", "ReLU", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus",
     "SquaredError", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+    # recurrent layers
+    "RNNCell", "GRUCell", "LSTMCell", "RNN", "GRU", "LSTM",
 ]

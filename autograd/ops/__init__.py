@@ -7,9 +7,11 @@ shape        reshape, transpose, squeeze/unsqueeze, broadcast, indexing, concate
 linalg       matmul, linear
 activation   sigmoid, tanh, softmax, log_softmax, relu, leaky_relu, elu, gelu, silu, softplus
 loss         squared_error, mse_loss, binary cross-entropy (with logits), cross_entropy, nll_loss
+recurrent    rnn_scan, gru_scan, lstm_scan: a recurrent layer's time loop as one op
 
 Importing this package registers every op.
 """
 from . import activation, elementwise, linalg, loss, reduce, shape
+from . import recurrent
 
-__all__ = ["activation", "elementwise", "linalg", "loss", "reduce", "shape"]
+__all__ = ["activation", "elementwise", "linalg", "loss", "reduce", "shape", "recurrent"]
