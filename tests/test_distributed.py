@@ -257,3 +257,23 @@ def test_a_failing_rank_ends_the_whole_job_promptly(mpiexec, tmp_path, scenario,
     assert "rank 1 of 2 stopped with ValueError; aborting every process of the job" in output
     assert "ok " not in output  # rank 0 never got past the collective it waited in
     assert seconds < TIMEOUT / 3, f"took {seconds:.1f} s"
+
+
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("sklearn", "tqdm", "matplotlib")),
+                    reason="the digits example needs the examples extra: pip install -e '.[examples]'")
+def test_the_digits_example_trains_on_two_processes(mpiexec, tmp_path):
+    script = ROOT / "examples" / "train_digits.py"
+    cmd = [mpiexec, "-n", "2", sys.executable, str(script), "--distributed", "--quick",
+           "--no-progress", "--out", str(tmp_path)]
+    env = _clean_env()
+    env["MPLBACKEND"] = "Agg"
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "distributed: 2 process(es), 16 images each per step (global batch 32)" in out
+    assert out.count("final training loss") == 1  # only rank 0 prints
+    acc = float(out.split("test accuracy: ")[1].split("%")[0]) / 100
+    assert acc >= 0.95, out  # one process reaches 96% in these 5 epochs too
+    assert "same test accuracy" in out
+    written = {p.name for p in tmp_path.iterdir()}  # by rank 0 alone; no temporary files left
+    assert written - {"digits_graph.svg"} == {"digits_mlp.npz", "loss_curve.png"}
