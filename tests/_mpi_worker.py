@@ -229,6 +229,23 @@ def scenario_collectives(out: Path) -> None:
     expect_error(RuntimeError, lambda: dist.broadcast_optimizer_state(fewer),
                  "holds 4 parameters on rank 0 but 3 on rank 1")
 
+    # A backward that fails (here on every process) after some buckets have started leaves the
+    # wrapper out of step: its next forward refuses to run rather than mismatch reductions.
+    ag.manual_seed(0)
+    net = dist.DistributedDataParallel(make_model("mlp"), bucket_cap_mb=0.001)
+
+    def fail(g):
+        raise ValueError("failed in backward")
+
+    def fail_below(mod, args, out):  # the tanh after the first layer fails in backward
+        out.register_hook(fail)
+
+    net.module[1].register_forward_hook(fail_below)
+    x = ag.Tensor(np.ones((2, 5)))
+    expect_error(ValueError, lambda: (net(x) ** 2).mean().backward(), "failed in backward")
+    assert net._next >= 2  # the last layers' buckets had started
+    expect_error(RuntimeError, lambda: net(x), "out of step")
+
     # save: rank 0's object, written by rank 0 only, in place when any rank returns.
     dist.barrier()
     path = out / "checkpoint.npz"
