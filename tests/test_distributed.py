@@ -26,7 +26,7 @@ from autograd.distributed import world as world_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).resolve().parent / "_mpi_worker.py"
-TIMEOUT = 9  # seconds for one mpiexec run; each takes one to a few on 2 busy cores
+TIMEOUT = 90  # seconds for one mpiexec run; each takes one to a few on 2 busy cores
 
 
 def _load_worker():
