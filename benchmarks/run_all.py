@@ -122,6 +122,7 @@ def scaling_table(r: list) -> str:
         f"| 2 processes, 1 MiB buckets (overlapping backward) | {f(med(r, 'ddp1_ms'), '.1f', ' ms')} | {verdict(r, 'ddp1/one')} |",
         f"| 2 processes, one all_reduce after backward | {f(med(r, 'after_ms'), '.1f', ' ms')} | {verdict(r, 'after/one')} |",
         f"| 2 processes, no averaging (cost of sharing the machine) | {f(med(r, 'none_ms'), '.1f', ' ms')} | {verdict(r, 'none/one')} |",
+        f"| DDP (25 MiB) / no averaging: the communication alone | — | {verdict(r, 'ddp/none')} |",
     ]
     return "\n".join(rows)
 
