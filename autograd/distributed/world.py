@@ -12,6 +12,9 @@ Which one a process gets is decided once, on first use (:func:`world`): MPI when
 started by an MPI launcher (``mpiexec`` sets ``PMI_RANK``/``PMI_SIZE``, Open MPI
 ``OMPI_COMM_WORLD_SIZE``, PMIx ``PMIX_RANK``, MVAPICH ``MV2_COMM_WORLD_SIZE``) or when the
 program imported ``mpi4py.MPI`` itself; a world of one process otherwise.
+
+In an MPI job, loading this module also installs a ``sys.excepthook`` that aborts the whole job
+when an exception escapes on one process (see :func:`_abort_on_uncaught_exception`).
 """
 from __future__ import annotations
 
