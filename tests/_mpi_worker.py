@@ -246,6 +246,19 @@ def scenario_collectives(out: Path) -> None:
     assert net._next >= 2  # the last layers' buckets had started
     expect_error(RuntimeError, lambda: net(x), "out of step")
 
+    # no_sync and float16 (summed as float32): for y = x Wᵀ + b and loss Σ y, ∂/∂W[j, i] = Σₙ x[n, i]
+    # and ∂/∂b[j] = N. Rank r backpropagates batches of 2 rows full of r, then of r + 1.
+    half = nn.Linear(4, 3, dtype=np.float16)
+    net = dist.DistributedDataParallel(half, bucket_cap_mb=0.0001)
+    with net.no_sync():  # local only: 2r on this rank
+        net(ag.Tensor(np.full((2, 4), r, dtype=np.float16))).sum().backward()
+    np.testing.assert_array_equal(half.weight.grad.numpy(), np.full((3, 4), 2 * r))
+    net(ag.Tensor(np.full((2, 4), r + 1, dtype=np.float16))).sum().backward()
+    # this rank's total is 2r + 2(r + 1) = 4r + 2; its mean over r = 0 .. W-1 is 2W
+    assert half.weight.grad.dtype == np.float16
+    np.testing.assert_array_equal(half.weight.grad.numpy(), np.full((3, 4), 2 * size))
+    np.testing.assert_array_equal(half.bias.grad.numpy(), np.full(3, 4))
+
     # save: rank 0's object, written by rank 0 only, in place when any rank returns.
     dist.barrier()
     path = out / "checkpoint.npz"
