@@ -2,7 +2,7 @@
 
 Every process runs the large MLP training step of ``bench_mlp.py`` (784-1024-1024-10, batch 512
 per process, float32, tanh/sigmoid, cross-entropy, ``p.data -= lr * p.grad.data``) on its own
-batch, with one BLAS thread; on 2 processes the gradients (11.2 MiB) are averaged across them.
+batch, with one BLAS thread; on 2 processes the gradients (7.1 MiB) are averaged across them.
 With perfect scaling a step takes as long on 2 processes as on 1 (twice the work done in the
 same time); the ratio is the cost of communication and synchronisation. Target: <= 1.25.
 
@@ -121,10 +121,32 @@ def worker(mode: str, cap: float, steps: int, warmup: int) -> None:
     hi = dist.all_reduce(ag.tensor(model.W1.data), "max").numpy()
     lo = dist.all_reduce(ag.tensor(model.W1.data), "min").numpy()
     spread = float((hi - lo).max())
+    pieces = communication_pieces(params) if mode == "ddp" and dist.world_size() > 1 else {}
     if rank == 0:
         buckets = len(getattr(net, "_buckets", []))
         print("RESULT " + json.dumps({"times": slowest.tolist(), "buckets": buckets,
-                                      "weights_spread": spread, "blas": C._blas_summary()}))
+                                      "weights_spread": spread, "blas": C._blas_summary(),
+                                      **pieces}))
+
+
+def communication_pieces(params: list, repeat: int = 10) -> dict:
+    """What averaging adds to a step, timed alone: one sum of all the gradients' bytes across
+    processes, and one copy of them (DDP copies each gradient into its bucket, and writes the
+    average back with a division, about the same again)."""
+    n = sum(p.data.size for p in params)
+    flat = ag.Tensor(np.ones(n, dtype=np.float32))
+    other = np.empty(n, dtype=np.float32)
+    reduce_t, copy_t = [], []
+    for _ in range(repeat):
+        dist.barrier()
+        t0 = time.perf_counter()
+        dist.all_reduce(flat)
+        reduce_t.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        np.copyto(other, flat.data)
+        copy_t.append(time.perf_counter() - t0)
+    return {"allreduce_ms": statistics.median(reduce_t) * 1e3, "copy_ms": statistics.median(copy_t) * 1e3,
+            "grad_mib": n * 4 / 2**20}
 
 
 # ----------------------------------------------------------------------------- driver
@@ -173,6 +195,9 @@ def main(argv=None) -> dict:
             per_run[name].append((statistics.median(r["times"]), min(r["times"])))
             info[name] = r
     print(f"   BLAS in each process: {info['1 process']['blas']}")
+    pieces = info["2 proc, DDP 25 MiB"]
+    print(f"   pieces, timed alone on 2 processes: sum of {pieces['grad_mib']:.1f} MiB of gradients "
+          f"{pieces['allreduce_ms']:.2f} ms, one copy of them {pieces['copy_ms']:.2f} ms (last run)")
     for name, runs in per_run.items():
         med = statistics.median(m for m, _ in runs)
         low = min(m for _, m in runs)
@@ -182,7 +207,8 @@ def main(argv=None) -> dict:
             extra += f"{', ' if extra else ''}weights equal on both ranks: {r['weights_spread'] == 0}"
         print(f"   {name:<22} median {C.fmt_time(med)}   min {C.fmt_time(low)}   {extra}")
     base = per_run["1 process"]
-    result: dict = {"one_ms": statistics.median(m for m, _ in base) * 1e3}
+    result: dict = {"one_ms": statistics.median(m for m, _ in base) * 1e3,
+                    "allreduce_ms": pieces["allreduce_ms"], "copy_ms": pieces["copy_ms"]}
     for name, key in (("2 proc, DDP 25 MiB", "ddp/one"), ("2 proc, DDP 1 MiB", "ddp1/one"),
                       ("2 proc, after", "after/one"), ("2 proc, no averaging", "none/one")):
         ratios = [a[0] / b[0] for a, b in zip(per_run[name], base)]  # run by run
