@@ -19,7 +19,9 @@ With ``--distributed`` (``autograd.distributed``, the ``mpi`` extra) every proce
 job trains the same model, wrapped in ``DistributedDataParallel``, on its share of each epoch
 (``dist.shard``); a step takes ``batch-size / processes`` images on each process, so the global
 batch, the number of steps and the accuracy are those of one process. Only rank 0 prints and
-writes files. Without ``mpiexec`` it runs as one process.
+writes files. Without ``mpiexec`` it runs as one process. This network is far too small to gain
+from a second process (a step is about a millisecond of arithmetic, against a round of
+communication); it shows how, and ``benchmarks/bench_distributed.py`` measures a step big enough.
 """
 from __future__ import annotations
 
