@@ -22,6 +22,7 @@ BENCHES = {  # name -> script
     "softmax": "bench_softmax.py",
     "chain": "bench_chain.py",
     "rnn": "bench_rnn.py",
+    "distributed": "bench_distributed.py",
 }
 
 
@@ -117,7 +118,25 @@ def table(res: dict, runs: int, threads: int, tuned: bool = False) -> str:
             "Ratios are time ratios (below 1: ours is faster), each the median over runs of that run's ratio "
             "of interleaved timings, so a ratio need not equal the quotient of the time columns; (min) is "
             "the ratio of the fastest rounds, less sensitive to load from other processes.")
-    return "\n".join(rows) + "\n" + note
+    return "\n".join(rows) + "\n" + note + scaling_table(res.get("distributed"))
+
+
+def scaling_table(r: list) -> str:
+    """DistributedDataParallel's weak scaling: its ratios are to one process of ours, so they get
+    a table of their own."""
+    if not r or med(r, "ddp/one") is None:
+        return ""
+    rows = [
+        "\n\n| MLP step, batch 512 per process, 1 BLAS thread each | step | / 1 process: median (min) |",
+        "|---|---|---|",
+        f"| 1 process | {f(med(r, 'one_ms'), '.1f', ' ms')} | — |",
+        f"| 2 processes, DistributedDataParallel (default 25 MiB buckets) | {f(med(r, 'ddp_ms'), '.1f', ' ms')} | {verdict(r, 'ddp/one', 1.25)} |",
+        f"| 2 processes, 1 MiB buckets (overlapping backward) | {f(med(r, 'ddp1_ms'), '.1f', ' ms')} | {verdict(r, 'ddp1/one')} |",
+        f"| 2 processes, one all_reduce after backward | {f(med(r, 'after_ms'), '.1f', ' ms')} | {verdict(r, 'after/one')} |",
+        f"| 2 processes, no averaging (cost of sharing the machine) | {f(med(r, 'none_ms'), '.1f', ' ms')} | {verdict(r, 'none/one')} |",
+        f"| DDP (25 MiB) / no averaging: the communication alone | — | {verdict(r, 'ddp/none')} |",
+    ]
+    return "\n".join(rows)
 
 
 def main(argv=None) -> None:

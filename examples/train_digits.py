@@ -13,6 +13,15 @@ the folder given by ``--out`` (default ``examples/out/``):
 
     python examples/train_digits.py                # full run: about 97-99% test accuracy
     python examples/train_digits.py --quick        # a few epochs, for a smoke test
+    mpiexec -n 2 python examples/train_digits.py --distributed    # the same on 2 processes
+
+With ``--distributed`` (``autograd.distributed``, the ``mpi`` extra) every process of the MPI
+job trains the same model, wrapped in ``DistributedDataParallel``, on its share of each epoch
+(``dist.shard``); a step takes ``batch-size / processes`` images on each process, so the global
+batch, the number of steps and the accuracy are those of one process. Only rank 0 prints and
+writes files. Without ``mpiexec`` it runs as one process. This network is far too small to gain
+from a second process (a step is about a millisecond of arithmetic, against a round of
+communication); it shows how, and ``benchmarks/bench_distributed.py`` measures a step big enough.
 """
 from __future__ import annotations
 
@@ -20,6 +29,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,13 +72,21 @@ def load_data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return x_train, x_test, y_train, y_test
 
 
-def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
-    """The fraction of ``x`` whose largest logit is at the true label."""
+def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray, dist: Any = None) -> float:
+    """The fraction of ``x`` whose largest logit is at the true label. With ``dist``
+    (``autograd.distributed``) each process scores its share of ``x`` and the counts are summed
+    across processes (a collective call)."""
+    if dist is not None:
+        mine = dist.shard(len(x))
+        x, y = x[mine.start:mine.stop], y[mine.start:mine.stop]
     model.eval()
     with ag.no_grad():
         pred = model(ag.Tensor(x)).argmax(axis=1).numpy()
     model.train()
-    return float((pred == y).mean())
+    counts = ag.Tensor(np.array([(pred == y).sum(), len(y)], dtype=np.int64))
+    if dist is not None:
+        dist.all_reduce(counts)
+    return float(counts[0].item() / counts[1].item())
 
 
 def save_loss_curve(batch_losses: list[float], epoch_losses: list[float], path: Path) -> None:
@@ -121,7 +139,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--no-progress", action="store_true", help="hide the tqdm progress bar")
+    parser.add_argument("--distributed", action="store_true",
+                        help="train on every process of an MPI job (mpiexec -n 2 python ... --distributed)")
     args = parser.parse_args(argv)
+    # Imported before anything can fail: under mpiexec it makes an error on one process end the
+    # whole job instead of leaving the others waiting. It never imports mpi4py without a launcher.
+    import autograd.distributed as dist
+
+    if not args.distributed and dist.world_size() > 1:
+        parser.error(f"started as one of {dist.world_size()} MPI processes: add --distributed")
+    rank, processes = dist.rank(), dist.world_size()
+    say = print if rank == 0 else (lambda *a, **k: None)  # only rank 0 prints
+    per_process = max(1, args.batch_size // processes)
     epochs = 5 if args.quick else args.epochs
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")
@@ -132,43 +161,62 @@ def main(argv: list[str] | None = None) -> int:
     ag.manual_seed(args.seed)
     x_train, x_test, y_train, y_test = load_data(args.seed)
     model = MLP()
+    say(f"digits: {len(x_train)} training and {len(x_test)} test images of 8x8 pixels, 10 classes")
+    say(model)
+    scorer = None
+    if args.distributed:
+        model = dist.DistributedDataParallel(model)  # copies rank 0's weights to every process
+        ag.manual_seed(args.seed + rank)  # each process draws its own dropout masks
+        scorer = dist
+        say(f"distributed: {processes} process(es), {per_process} images each per step "
+            f"(global batch {per_process * processes})")
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-4)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    order_rng = np.random.default_rng(args.seed)
-    print(f"digits: {len(x_train)} training and {len(x_test)} test images of 8x8 pixels, 10 classes")
-    print(model)
+    order_rng = np.random.default_rng(args.seed)  # the same permutations on every process
 
     batch_losses: list[float] = []
     epoch_losses: list[float] = []
-    bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=args.no_progress,
-               file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch",
+               disable=args.no_progress or rank != 0, file=sys.stderr, dynamic_ncols=True)
     for _ in bar:
         order = order_rng.permutation(len(x_train))
+        if args.distributed:  # this process's share; equal shares, so equal numbers of steps
+            order = order[dist.shard(len(order), drop_last=True)]
         losses = []
-        for i in range(0, len(order), args.batch_size):
-            idx = order[i:i + args.batch_size]
+        for i in range(0, len(order), per_process):
+            idx = order[i:i + per_process]
             loss = criterion(model(ag.Tensor(x_train[idx])), y_train[idx])
             optimizer.zero_grad()
-            loss.backward()
+            loss.backward()  # with --distributed, leaves the gradients averaged over processes
             optimizer.step()
             losses.append(loss.item())
         scheduler.step()
-        batch_losses.extend(losses)
-        epoch_losses.append(float(np.mean(losses)))
-        bar.set_postfix(loss=f"{epoch_losses[-1]:.4f}", train_acc=f"{accuracy(model, x_train, y_train):.3f}",
-                        test_acc=f"{accuracy(model, x_test, y_test):.3f}")
+        batch_losses.extend(losses)  # this process's; the epoch mean below is over all of them
+        epoch_loss = ag.tensor(np.mean(losses), dtype=np.float64)
+        if args.distributed:
+            dist.all_reduce(epoch_loss, "mean")  # the mean over every process's batches
+        epoch_losses.append(epoch_loss.item())
+        bar.set_postfix(loss=f"{epoch_losses[-1]:.4f}", train_acc=f"{accuracy(model, x_train, y_train, scorer):.3f}",
+                        test_acc=f"{accuracy(model, x_test, y_test, scorer):.3f}")
     bar.close()
     train_time = time.perf_counter() - start
 
-    test_acc = accuracy(model, x_test, y_test)
-    print(f"final training loss: {epoch_losses[-1]:.4f} (epoch 1: {epoch_losses[0]:.4f})")
-    print(f"train accuracy: {accuracy(model, x_train, y_train):.2%}")
-    print(f"test accuracy: {test_acc:.2%}")
+    test_acc = accuracy(model, x_test, y_test, scorer)
+    train_acc = accuracy(model, x_train, y_train, scorer)
+    say(f"final training loss: {epoch_losses[-1]:.4f} (epoch 1: {epoch_losses[0]:.4f})")
+    say(f"train accuracy: {train_acc:.2%}")
+    say(f"test accuracy: {test_acc:.2%}")
 
-    args.out.mkdir(parents=True, exist_ok=True)
     weights = args.out / "digits_mlp.npz"
-    ag.save(model.state_dict(), weights)
+    if rank == 0:
+        args.out.mkdir(parents=True, exist_ok=True)
+    if args.distributed:
+        dist.save(model.state_dict(), weights)  # rank 0 writes it, atomically; all wait for it
+    else:
+        ag.save(model.state_dict(), weights)
+    if rank != 0:
+        return 0
     reloaded = MLP()
     reloaded.load_state_dict(ag.load(weights))
     same = accuracy(reloaded, x_test, y_test) == test_acc
