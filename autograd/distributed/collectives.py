@@ -81,6 +81,7 @@ def all_reduce(tensor: Tensor, op: str = "sum") -> Tensor:
         np.divide(buf, w.size, out=buf)
     if buf is not arr:
         arr[...] = buf
+    tensor._written()  # changed in place: a node that saved it must not use the new values
     return tensor
 
 

@@ -293,5 +293,6 @@ class _Bucket:
             if (g is not None and g.data.shape == total.shape and g.data.dtype == p.dtype
                     and g.data.flags.writeable):
                 np.divide(total, size, out=g.data)
+                g._written()
             else:
                 p.grad = Tensor(np.divide(total, size).astype(p.dtype, copy=False))
