@@ -9,8 +9,9 @@ Everything it may use is listed below, in two groups.
   needs one of them finds it here already.
 * ``EXTRAS``: the short list of things the standard lacks, each written out here in a few lines
   so that another library's version is easy to supply: error-state handling, two special
-  functions, the adjoint of indexing, indexing as a function, the placeholder array of the
-  memory model, and host interop.
+  functions, the adjoint of indexing, indexing as a function, the sliding windows of a
+  convolution (im2col) and their adjoint (col2im), the placeholder array of the memory model,
+  and host interop.
 
 Backward rules receive this module as ``xp`` when no graph of the backward pass is wanted, and a
 namespace of differentiable ops with the same names when it is (``create_graph=True``, see
@@ -18,6 +19,7 @@ namespace of differentiable ops with the same names when it is (``create_graph=T
 """
 from __future__ import annotations
 
+import builtins
 import math
 
 import numpy as np
@@ -77,6 +79,8 @@ def __getattr__(name: str):
 EXTRAS = (
     "float16", "ndarray", "is_array", "to_numpy", "errstate", "erf", "sigmoid", "getitem", "scatter_add",
     "no_values", "NoValuesError",
+    # sliding windows and their adjoint: the standard has no windowed view and no strided scatter
+    "im2col", "col2im",
 )
 
 float16 = np.dtype(np.float16)  # half precision, which the standard leaves out
@@ -121,6 +125,63 @@ def _may_repeat(index) -> bool:
         if isinstance(i, list):
             return True
     return False
+
+
+def _windows(spatial, kernel, stride, padding, dilation):
+    """The padded spatial size, the window count per axis, and for each kernel offset the strided
+    slices (over the padded axes) that its element of every window is read from."""
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(spatial, padding))
+    out = tuple((p - d * (k - 1) - 1) // st + 1
+                for p, k, st, d in zip(padded, kernel, stride, dilation))
+    offsets = [(k, tuple(slice(i * d, i * d + st * (o - 1) + 1, st)
+                         for i, d, st, o in zip(k, dilation, stride, out)))
+               for k in np.ndindex(*kernel)]
+    return padded, out, offsets
+
+
+def im2col(x, kernel, stride, padding, dilation, known=None):
+    """The sliding windows of ``x`` (N, C, *spatial), zero-padded by ``padding`` ((before, after)
+    per spatial axis), copied into one array of shape (C, *kernel, N, *out): element
+    [c, *k, n, *o] is padded ``x[n, c, *(o·stride + k·dilation)]``. Reshaped to
+    (C·Πkernel, N·Πout) it is the matrix a convolution multiplies by its weights.
+
+    ``known``: these same windows, already copied from this ``x`` (a backward pass reusing its
+    forward's copy); they are returned as they are.
+    """
+    if known is not None:
+        return known
+    n, c, *spatial = x.shape
+    padded, out, offsets = _windows(spatial, kernel, stride, padding, dilation)
+    src = np.swapaxes(x, 0, 1)  # (C, N, *spatial): the channel axis leads the windows' rows
+    if padded != tuple(spatial):
+        buf = np.zeros((c, n) + padded, dtype=x.dtype)
+        buf[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(spatial, padding))] = src
+        src = buf
+    cols = np.empty((c,) + tuple(kernel) + (n,) + out, dtype=x.dtype)
+    for k, window in offsets:
+        cols[(slice(None),) + k] = src[(slice(None), slice(None)) + window]
+    return cols
+
+
+def col2im(cols, shape, kernel, stride, padding, dilation):
+    """The adjoint of :func:`im2col`: each window element of ``cols`` (C, *kernel, N, *out) added
+    back at the place of the (N, C, *spatial) = ``shape`` input it was read from (padding
+    dropped). Windows that tile the padded input exactly are assigned, not added."""
+    n, c, *spatial = shape
+    padded, out, offsets = _windows(spatial, kernel, stride, padding, dilation)
+    # (this module's `all` is the array function: the builtin is spelled out)
+    tiles = builtins.all(st == k and d == 1 and o * k == p
+                         for st, k, d, o, p in zip(stride, kernel, dilation, out, padded))
+    buf = (np.empty if tiles else np.zeros)((n, c) + padded, dtype=cols.dtype)
+    dst = np.swapaxes(buf, 0, 1)
+    for k, window in offsets:
+        if tiles:
+            dst[(slice(None), slice(None)) + window] = cols[(slice(None),) + k]
+        else:
+            dst[(slice(None), slice(None)) + window] += cols[(slice(None),) + k]
+    if padded == tuple(spatial):
+        return buf
+    return buf[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(spatial, padding))]
 
 
 try:  # SciPy's erf is exact to double precision and vectorised; use it when it is installed.
