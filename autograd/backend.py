@@ -19,7 +19,7 @@ namespace of differentiable ops with the same names when it is (``create_graph=T
 """
 from __future__ import annotations
 
-import builtins
+import builtins as _builtins
 import math
 
 import numpy as np
@@ -170,8 +170,8 @@ def col2im(cols, shape, kernel, stride, padding, dilation):
     n, c, *spatial = shape
     padded, out, offsets = _windows(spatial, kernel, stride, padding, dilation)
     # (this module's `all` is the array function: the builtin is spelled out)
-    tiles = builtins.all(st == k and d == 1 and o * k == p
-                         for st, k, d, o, p in zip(stride, kernel, dilation, out, padded))
+    tiles = _builtins.all(st == k and d == 1 and o * k == p
+                          for st, k, d, o, p in zip(stride, kernel, dilation, out, padded))
     buf = (np.empty if tiles else np.zeros)((n, c) + padded, dtype=cols.dtype)
     dst = np.swapaxes(buf, 0, 1)
     for k, window in offsets:

@@ -2,7 +2,8 @@
 
 ``Module`` and ``Parameter`` (module.py) do the bookkeeping; ``Sequential``, ``ModuleList`` and
 ``ModuleDict`` (containers.py) hold other modules; layers.py has ``Linear``, ``Embedding``,
-``LayerNorm``, ``Dropout``; activations.py and losses.py wrap ``nn.functional`` as modules;
+``LayerNorm``, ``Dropout``; conv.py, pooling.py and norm.py the convolution, pooling and
+normalisation layers; activations.py and losses.py wrap ``nn.functional`` as modules;
 ``nn.init`` initialises weights; ``nn.utils`` clips gradients.
 """
 from . import functional  # noqa: F401
@@ -17,10 +18,20 @@ from .losses import (  # noqa: F401
 )
 from .module import Module, Parameter  # noqa: F401
 
+# model building blocks: convolution, pooling, normalisation
+from .conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: F401, E402
+from .norm import BatchNorm1d, BatchNorm2d, GroupNorm  # noqa: F401, E402
+from .pooling import (  # noqa: F401, E402
+    AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d,
+)
+
 __all__ = [
     "functional", "init", "utils",
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
     "Identity", "Flatten", "Linear", "Dropout", "Embedding", "LayerNorm",
     "Sigmoid", "Tanh", "ReLU", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus",
     "SquaredError", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+    # model building blocks
+    "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
+    "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "GroupNorm",
 ]

@@ -194,7 +194,6 @@ def layer_norm(x: Any, normalized_shape: Union[int, Sequence[int]], weight: Any 
     x = as_tensor(x)
     weight = None if weight is None else as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
-    same_dtype(name, x, ("weight", weight), ("bias", bias))
     norm = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(norm)
     if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != norm:
@@ -203,6 +202,7 @@ def layer_norm(x: Any, normalized_shape: Union[int, Sequence[int]], weight: Any 
     for what, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != norm:
             raise ValueError(f"{name}: {what} must have shape normalized_shape {norm}; got {t.shape}")
+    same_dtype(name, x, ("weight", weight), ("bias", bias))
     axes = tuple(range(x.ndim - k, x.ndim))
     saved = _Saved(axes, None, float(eps), norm, tuple(range(x.ndim - k)), weight is not None)
     return _normalize(_layer_norm_vjp, x, weight, bias, saved)[0]
