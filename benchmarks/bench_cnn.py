@@ -117,14 +117,14 @@ class NumpyCNN:
     @staticmethod
     def _pool(y, best, arg, later):
         """2×2 max-pool with stride 2: running maximum over the four offsets, remembering the first
-        winner."""
+        winner (arg = max(arg, k·[s > best]): masked assignment is several times slower)."""
         best[...] = y[:, :, 0::2, 0::2]
         arg[...] = 0
         for k, (i, j) in enumerate(((0, 1), (1, 0), (1, 1)), start=1):
             s = y[:, :, i::2, j::2]
             np.greater(s, best, out=later)
+            np.maximum(arg, later * np.int8(k), out=arg)
             np.maximum(best, s, out=best)
-            np.copyto(arg, k, where=later)
 
     @staticmethod
     def _unpool_relu(g, arg, y, gy, mask):

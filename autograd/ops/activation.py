@@ -125,7 +125,9 @@ def relu(x: Any) -> Tensor:
 
 @defvjp(relu, reads="output", shows="relu' = 1[y > 0]", methods=("relu",), diagnose="gate")
 def _relu_vjp(xp, ctx, g, y, x):
-    return (xp.where(y > 0, g, 0),)
+    # A product with the mask rather than where(): NumPy's where branches on every element and is
+    # ~6x slower on a mask as unpredictable as a ReLU's; the two agree for any finite gradient.
+    return (g * (y > 0),)
 
 
 def leaky_relu(x: Any, slope: float = 0.01, *, negative_slope: Optional[float] = None) -> Tensor:

@@ -70,20 +70,21 @@ def _max_pool(op, name: str, d: int, x: Any, kernel_size: Any, stride: Any, padd
         raise NotImplementedError(f"{name}: return_indices=True is not supported")
     x, geo = _pool_args(name, d, x, kernel_size, stride, padding, dilation, ceil_mode)
     src = _padded(x.data, geo, float("-inf"))
-    lead = (Ellipsis,)
+    index = B.int8 if _prod(geo.kernel) < 128 else B.int32
     best = arg = None
     for k, window in enumerate(offsets(geo)):
-        s = src[lead + window]
+        s = src[(Ellipsis,) + window]
         if best is None:
             best = B.asarray(s, copy=True)
-            arg = B.zeros(best.shape, dtype=B.int8 if _prod(geo.kernel) < 128 else B.int32)
+            arg = B.zeros(best.shape, dtype=index)
             continue
-        # The first maximum of a window wins (later ties do not replace it): one element per
-        # window receives the gradient. maximum() propagates NaN, as PyTorch does.
-        later = s > best
+        # The first maximum of a window wins (a later tie does not replace it), so one element
+        # per window receives the gradient; maximum() propagates NaN, as PyTorch does. Offsets
+        # come in increasing order, so "offset k if s is larger, else the earlier winner" is
+        # max(arg, k·[s > best]): arithmetic, which NumPy runs far faster than where().
+        arg = B.maximum(arg, (s > best) * B.asarray(k, dtype=index))
         best = B.maximum(best, s)
-        arg = B.where(later, k, arg)
-    which = B.reshape(B.arange(_prod(geo.kernel), dtype=arg.dtype), (-1,) + (1,) * arg.ndim)
+    which = B.reshape(B.arange(_prod(geo.kernel), dtype=index), (-1,) + (1,) * arg.ndim)
     return record(best, op, (x,), (geo, arg, which))
 
 
@@ -111,7 +112,9 @@ def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, d
 
 def _max_pool_vjp(xp, ctx, g, out, x):
     geo, arg, which = ctx.saved
-    return (_spread(xp, xp.where(arg == which, g, 0), geo, x.shape),)
+    # G times the one-hot of each window's winner, one slice per kernel offset (a product rather
+    # than where(), which NumPy runs ~6x slower on such a mask; equal for any finite G).
+    return (_spread(xp, g * (arg == which), geo, x.shape),)
 
 
 _MAX_SHOWS = "∂x = G at each window's arg-max"
