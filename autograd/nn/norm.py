@@ -22,6 +22,19 @@ def _dtype(dtype: Any):
     return B.float32 if dtype is None else B.asarray(0, dtype=dtype).dtype
 
 
+def _affine_parameters(module: Module, affine: bool, bias: bool, n: int, dtype) -> None:
+    """``weight`` (ones) and ``bias`` (zeros) of n channels, or empty slots."""
+    module.register_parameter("weight", Parameter(B.ones((n,), dtype=dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(B.zeros((n,), dtype=dtype)) if affine and bias else None)
+
+
+def _reset_affine(module: Module) -> None:
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class _BatchNorm(Module):
     """Batch normalisation per channel (see ``F.batch_norm``).
 
@@ -30,15 +43,17 @@ class _BatchNorm(Module):
     batch's: r ← (1 − momentum)·r + momentum·statistic (the variance unbiased), or, with
     ``momentum=None``, their cumulative average over all batches so far. In evaluation mode
     (``eval()``) the running statistics normalise instead. ``affine``: learn a per-channel scale
-    ``weight`` (starts at 1) and shift ``bias`` (starts at 0). Without ``track_running_stats``
-    there are no buffers and batch statistics are used in both modes.
+    ``weight`` (starts at 1) and shift ``bias`` (starts at 0; ``bias=False`` leaves it out).
+    Without ``track_running_stats`` there are no buffers and batch statistics are used in both
+    modes.
     """
 
     _dims: tuple = ()
     _layout = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, dtype: Any = None) -> None:
+                 affine: bool = True, track_running_stats: bool = True, dtype: Any = None, *,
+                 bias: bool = True) -> None:
         super().__init__()
         self.num_features = int(num_features)
         self.eps = float(eps)
@@ -46,12 +61,7 @@ class _BatchNorm(Module):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         dt = _dtype(dtype)
-        if self.affine:
-            self.weight = Parameter(B.ones((self.num_features,), dtype=dt))
-            self.bias = Parameter(B.zeros((self.num_features,), dtype=dt))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.affine, bias, self.num_features, dt)
         if self.track_running_stats:
             self.register_buffer("running_mean", Tensor(B.zeros((self.num_features,), dtype=dt)))
             self.register_buffer("running_var", Tensor(B.ones((self.num_features,), dtype=dt)))
@@ -71,9 +81,7 @@ class _BatchNorm(Module):
     def reset_parameters(self) -> None:
         """Reset the running statistics, and weight = 1, bias = 0."""
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         """``x`` normalised per channel (batch statistics in training, running ones in eval)."""
@@ -96,7 +104,8 @@ class _BatchNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -117,10 +126,10 @@ class GroupNorm(Module):
     """Group normalisation: each sample's ``num_channels`` channels fall into ``num_groups``
     groups, each standardised over its channels and positions (``F.group_norm``), then, with
     ``affine``, scaled by ``weight`` (starts at 1) and shifted by ``bias`` (starts at 0) per
-    channel. The same in training and evaluation."""
+    channel (``bias=False`` leaves the shift out). The same in training and evaluation."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
-                 dtype: Any = None) -> None:
+                 dtype: Any = None, *, bias: bool = True) -> None:
         super().__init__()
         if num_groups < 1 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels={num_channels} must be divisible by "
@@ -129,23 +138,16 @@ class GroupNorm(Module):
         self.num_channels = int(num_channels)
         self.eps = float(eps)
         self.affine = bool(affine)
-        dt = _dtype(dtype)
-        if self.affine:
-            self.weight = Parameter(B.ones((self.num_channels,), dtype=dt))
-            self.bias = Parameter(B.zeros((self.num_channels,), dtype=dt))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.affine, bias, self.num_channels, _dtype(dtype))
 
     def reset_parameters(self) -> None:
         """weight = 1, bias = 0."""
-        if self.affine:
-            init.ones_(self.weight)
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         """``x`` (N, C, *) normalised per sample and group."""
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
