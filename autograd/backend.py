@@ -211,7 +211,7 @@ def im2col(x, kernel, stride, padding, dilation, known=None):
     if padded != tuple(spatial):
         buf = _buffer((c, n) + padded, x.dtype)
         inside = tuple(slice(lo, lo + s) for s, (lo, _) in zip(spatial, padding))
-        for i, (sl, (lo, hi)) in enumerate(zip(inside, padding)):  # zero only the border
+        for i, (sl, (lo, _)) in enumerate(zip(inside, padding)):  # zero only the border
             lead = (slice(None),) * (2 + i)
             buf[lead + (slice(0, lo),)] = 0
             buf[lead + (slice(sl.stop, None),)] = 0

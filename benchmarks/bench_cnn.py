@@ -142,8 +142,9 @@ class NumpyCNN:
         self._pool(self.y1, self.p1, self.arg1, self.later1)
         self._conv(W2, b2, self.p1, self.pad2, self.cols2, self.y2)
         self._pool(self.y2, self.p2, self.arg2, self.later2)
-        flat = self.flat
-        flat.reshape(n, *self.p2.shape[:1], -1)[...] = self.p2.reshape(self.p2.shape[0], n, -1).transpose(1, 0, 2)
+        flat = self.flat  # (N, C·H·W) for the linear layer, from the (C, N, H, W) layout
+        c2 = self.p2.shape[0]
+        flat.reshape(n, c2, -1)[...] = self.p2.reshape(c2, n, -1).transpose(1, 0, 2)
         z = flat @ W3.T + b3
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)

@@ -17,7 +17,7 @@ any order through a convolution are exact.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from ..graph import defvjp, record
