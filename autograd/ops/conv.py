@@ -144,8 +144,9 @@ def _convolve(op, name: str, d: int, x: Any, weight: Any, bias: Any, stride: Any
     geo = geometry(name, x.shape[2:], kernel, stride, pads, dilation)
     n, o = x.shape[0], weight.shape[0]
     cols = B.im2col(x.data, *geo.args)
+    # one product per group: (O/G, C/G·Πk) by (C/G·Πk, N·Πout)
     y = B.matmul(B.reshape(weight.data, (groups, o // groups, -1)),
-                 B.reshape(cols, (groups, cols.size // (groups * _prod(geo.out) * n), -1)))
+                 B.reshape(cols, (groups, -1, n * _prod(geo.out))))
     if bias is not None:
         y += B.reshape(bias.data, (groups, o // groups, 1))
     # y is (O, N·Πout); the result is laid out (N, O, *out), so write it through a transposed view.
