@@ -3,6 +3,7 @@ spatial axis, padding as PyTorch spells it, and the window geometry with its err
 from __future__ import annotations
 
 from itertools import product
+from numbers import Integral
 from typing import Any, NamedTuple
 
 from ..tensor import Tensor
@@ -15,14 +16,19 @@ def layout(d: int, lead: str = "N, C") -> str:
     return f"({lead}, {_AXES[d]})"
 
 
+def integer(v: Any) -> bool:
+    """Whether ``v`` is an integer (Python's or NumPy's), not a bool."""
+    return isinstance(v, Integral) and not isinstance(v, bool)
+
+
 def ntuple(value: Any, d: int, what: str, op: str, minimum: int = 1) -> tuple:
     """``value`` (an int, or a sequence of ``d`` ints) as a tuple of ``d`` ints ≥ ``minimum``."""
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * d
-    if len(items) != d or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+    if len(items) != d or not all(integer(v) for v in items):
         raise ValueError(f"{op}: {what} must be an int or {d} ints; got {value!r}")
     if any(v < minimum for v in items):
         raise ValueError(f"{op}: {what} must be at least {minimum}; got {value!r}")
-    return items
+    return tuple(int(v) for v in items)
 
 
 class Geometry(NamedTuple):

@@ -22,7 +22,7 @@ from typing import Any
 from .. import backend as B
 from ..graph import defvjp, record
 from ..tensor import Tensor, as_tensor
-from ._windows import conv_padding, geometry, layout, ntuple, same_dtype
+from ._windows import conv_padding, geometry, integer, layout, ntuple, same_dtype
 from .shape import expand_dims, squeeze
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
@@ -103,7 +103,7 @@ def _operands(op: str, d: int, x: Any, weight: Any, bias: Any, groups: Any, tran
             f"{op}: expected an input of shape {layout(d)} (or unbatched {layout(d, 'C')}); got "
             f"shape {x.shape}"
         )
-    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+    if not integer(groups) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int; got {groups!r}")
     c = x.shape[-d - 1]
     if c % groups:

@@ -26,7 +26,7 @@ from typing import Any, Optional, Sequence, Union
 from .. import backend as B
 from ..graph import defvjp, record
 from ..tensor import Tensor, as_tensor
-from ._windows import same_dtype
+from ._windows import integer, same_dtype
 
 __all__ = ["batch_norm", "layer_norm", "group_norm"]
 
@@ -226,7 +226,7 @@ def group_norm(x: Any, num_groups: int, weight: Any = None, bias: Any = None,
     if x.ndim < 2:
         raise ValueError(f"{name}: expected an input of shape (N, C, *); got shape {x.shape}")
     n, c = x.shape[:2]
-    if not isinstance(num_groups, int) or num_groups < 1 or c % num_groups:
+    if not integer(num_groups) or num_groups < 1 or c % num_groups:
         raise ValueError(f"{name}: num_groups={num_groups!r} does not divide the {c} channels "
                          f"of the input (shape {x.shape})")
     for what, t in (("weight", weight), ("bias", bias)):

@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 from .. import backend as B
 from ..graph import defvjp, record
 from ..tensor import Tensor, as_tensor
+from ._windows import integer
 
 __all__ = ["pad"]
 
@@ -25,10 +26,10 @@ _MODES = ("constant", "reflect", "replicate", "circular")
 
 def _amounts(x: Tensor, pad: Sequence[int]) -> list:
     """(axis, before, after) for each axis ``pad`` names, from the last axis backwards."""
-    if not isinstance(pad, (tuple, list)) or len(pad) % 2 or not all(
-            isinstance(p, int) and not isinstance(p, bool) for p in pad):
+    if not isinstance(pad, (tuple, list)) or len(pad) % 2 or not all(integer(p) for p in pad):
         raise ValueError(f"pad: pad must be a tuple of ints of even length (before, after per "
                          f"axis, last axis first); got {pad!r}")
+    pad = [int(p) for p in pad]
     if len(pad) > 2 * x.ndim:
         raise ValueError(f"pad: pad {tuple(pad)} names {len(pad) // 2} axes but the input of "
                          f"shape {x.shape} has {x.ndim}")

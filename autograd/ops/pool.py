@@ -14,7 +14,7 @@ from typing import Any, Optional
 from .. import backend as B
 from ..graph import defvjp, record
 from ..tensor import Tensor, as_tensor
-from ._windows import geometry, layout, ntuple, offsets
+from ._windows import geometry, integer, layout, ntuple, offsets
 from .conv import _prod
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d"]
@@ -140,7 +140,7 @@ def _avg_pool(op, name: str, d: int, x: Any, kernel_size: Any, stride: Any, padd
     x, geo = _pool_args(name, d, x, kernel_size, stride, padding, 1, ceil_mode)
     k = _prod(geo.kernel)
     if divisor_override is not None:
-        if not isinstance(divisor_override, int) or divisor_override < 1:
+        if not integer(divisor_override) or divisor_override < 1:
             raise ValueError(f"{name}: divisor_override must be a positive int; got {divisor_override!r}")
         scale: Any = 1.0 / divisor_override
     elif count_include_pad or not any(lo for lo, _ in geo.padding):
