@@ -3,7 +3,7 @@
 Each benchmark runs as its own subprocess (so each sets its BLAS threads before NumPy loads),
 ``--runs`` times; the table shows the median over runs of each script's median numbers.
 
-    python benchmarks/run_all.py [--threads 2] [--runs 3] [--quiet] [--only mlp softmax]
+    python benchmarks/run_all.py [--threads 2] [--runs 3] [--quiet] [--only mlp softmax cnn]
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ BENCHES = {  # name -> script
     "chain": "bench_chain.py",
     "rnn": "bench_rnn.py",
     "distributed": "bench_distributed.py",
+    "cnn": "bench_cnn.py",
 }
 
 
@@ -114,6 +115,16 @@ def table(res: dict, runs: int, threads: int, tuned: bool = False) -> str:
             f"| the same LSTM as a graph of per-step ops | {f(med(r, 'graph_ms'), '.1f', ' ms')} | "
             f"{f(med(r, 'numpy_ms'), '.1f', ' ms')} | — | {verdict(r, 'graph/numpy')} | — |"
         )
+    r = res.get("cnn")
+    if r:
+        for case, what in (("small", "CNN step 1→16→32, 28×28, batch 64"),
+                           ("large", "CNN step 3→32→64, 32×32, batch 128")):
+            rows.append(
+                f"| {what} | {f(med(r, case + '_ours_ms'), '.1f', ' ms')} | "
+                f"{f(med(r, case + '_numpy_ms'), '.1f', ' ms')} | {f(med(r, case + '_torch_ms'), '.1f', ' ms')} | "
+                f"{verdict(r, case + ' ours/numpy', 1.3)} | "
+                f"{verdict(r, case + ' ours/torch', 1.0 if case == 'small' else None)} |"
+            )
     note = (f"\nMedians of {runs} run(s), {threads} BLAS/PyTorch threads{malloc}. ✓/✗: the target is met/missed. "
             "Ratios are time ratios (below 1: ours is faster), each the median over runs of that run's ratio "
             "of interleaved timings, so a ratio need not equal the quotient of the time columns; (min) is "

@@ -191,3 +191,42 @@ def test_char_lstm_model_is_library_layers_and_trains_a_gru_too():
     before = float(re.search(r"loss before training: ([0-9.]+)", out).group(1))
     after = float(re.search(r"loss after training: +([0-9.]+)", out).group(1))
     assert "model: GRU" in out and after < 0.5 * before, out
+# ----------------------------------------------------------------------------- train_digits_cnn
+@pytest.mark.skipif(_EXAMPLES_MISSING,
+                    reason="the digits CNN example needs the examples extra: pip install -e '.[examples]'")
+def test_train_digits_cnn_quick_learns_and_saves_its_statistics(tmp_path):
+    # The full run (98.5% or more; about 99.5%) takes too long for CI; --quick trains 3 epochs.
+    proc = _run("train_digits_cnn.py", "--quick", "--out", str(tmp_path))
+    out = proc.stdout
+    assert "3 epochs" in out
+    assert "loss=" in proc.stderr and "test_acc=" in proc.stderr  # tqdm's postfix
+    acc = float(re.search(r"test accuracy: ([0-9.]+)%", out).group(1)) / 100
+    assert acc >= 0.9, out
+    assert "same test accuracy" in out
+
+    import autograd as ag
+
+    weights = ag.load(tmp_path / "digits_cnn.npz")
+    assert weights["features.0.weight"].shape == (32, 1, 3, 3)
+    assert {"features.1.running_mean", "features.1.running_var",
+            "features.1.num_batches_tracked"} <= set(weights)
+    assert int(weights["features.1.num_batches_tracked"]) == 3 * 45  # 1,437 images, batches of 32
+    svg = tmp_path / "digits_cnn_graph.svg"
+    if "graph picture:" in out or os.environ.get("AG_REQUIRE_RENDERER"):  # CI has a renderer
+        text = svg.read_text(encoding="utf-8")
+        assert "<svg" in text and "conv2d" in text and "batch_norm" in text
+    else:
+        assert "graph picture skipped" in out
+
+
+def test_digits_cnn_shifts_images_by_at_most_one_pixel():
+    ex = _import_example("train_digits_cnn")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((50, 1, 8, 8)).astype(np.float32)
+    y = ex.shifted(x, rng, background=-9.0)
+    assert y.shape == x.shape and y.dtype == np.float32
+    for a, b in zip(x[:, 0], y[:, 0]):
+        framed = np.pad(a, 1, constant_values=-9.0)
+        matches = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                   if np.array_equal(np.roll(framed, (dy, dx), (0, 1))[1:-1, 1:-1], b)]
+        assert matches, "each image is its original moved by at most one pixel"

@@ -27,6 +27,7 @@ import autograd as ag
 import autograd.nn.functional as F
 from autograd import graph, memory
 from autograd.ops import recurrent as R
+from autograd.ops import conv as CV
 from autograd.ops import shape as S
 
 RNG = np.random.default_rng(2024)
@@ -149,6 +150,30 @@ CASES = {
                      T(3, 2, 6), T(2, 2), T(6, 2), T(6)),
     "lstm_scan": case(lambda xw, h0, c0, w, b: R.lstm_scan(xw, h0, c0, w, b),
                       T(3, 2, 8), T(2, 2), T(2, 2), T(8, 2), T(8)),
+    # model building blocks: convolution, pooling, padding, normalisation
+    "im2col": case(lambda a: CV.im2col(a, (2, 3), (2, 1), ((1, 0), (0, 2)), (1, 2)), T(2, 3, 4, 5)),
+    "col2im": case(lambda c: CV.col2im(c, (2, 3, 4, 5), (2, 3), (2, 1), ((1, 0), (0, 2)), (1, 2)),
+                   T(3, 2, 3, 2, 2, 3)),
+    "conv1d": case(lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2),
+                   T(2, 4, 7), T(4, 2, 2), T(4)),
+    "conv2d": case(lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=1,
+                                            dilation=(2, 1), groups=2),
+                   T(2, 4, 5, 6), T(4, 2, 2, 3), T(4)),
+    "conv_transpose2d": case(lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1,
+                                                                output_padding=(1, 0), groups=2),
+                             T(2, 4, 3, 2), T(4, 1, 3, 2), T(2)),
+    "max_pool1d": case(lambda x: F.max_pool1d(x, 3, 2, 1), distinct(2, 2, 7)),
+    "max_pool2d": case(lambda x: F.max_pool2d(x, (2, 3), (2, 1), (1, 1), dilation=(1, 2)),
+                       distinct(2, 2, 5, 6)),
+    "avg_pool1d": case(lambda x: F.avg_pool1d(x, 3, 2, 1), T(2, 2, 7)),
+    "avg_pool2d": case(lambda x: F.avg_pool2d(x, (3, 2), (2, 1), (1, 1), count_include_pad=False),
+                       T(2, 2, 5, 4)),
+    "adaptive_avg_pool2d": case(lambda x: F.adaptive_avg_pool2d(x, (3, 2)), T(2, 2, 5, 4)),
+    "pad": case(lambda x: F.pad(x, (1, 2, 2, 1), mode="reflect"), T(2, 3, 4)),
+    "batch_norm": case(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+                       T(3, 2, 2, 3), T(2), T(2)),
+    "layer_norm": case(lambda x, w, b: F.layer_norm(x, (2, 3), w, b), T(3, 2, 3), T(2, 3), T(2, 3)),
+    "group_norm": case(lambda x, w, b: F.group_norm(x, 2, w, b), T(2, 4, 3), T(4), T(4)),
 }
 
 X = ag.tensor(distinct(2, 3))

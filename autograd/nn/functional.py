@@ -1,7 +1,9 @@
-"""Activations and losses as functions (``import autograd.nn.functional as F``).
+"""Activations, losses and model building blocks as functions (``import autograd.nn.functional
+as F``).
 
-The ops themselves, with their backward rules, live in ``autograd.ops.activation`` and
-``autograd.ops.loss``; this module only gathers the names users write.
+The ops themselves, with their backward rules, live in ``autograd.ops`` (``activation``, ``loss``,
+``linalg``, and ``conv``, ``pool``, ``pad``, ``norm``); this module only gathers the names users
+write.
 """
 from ..ops.activation import (  # noqa: F401
     elu,
@@ -25,8 +27,23 @@ from ..ops.loss import (  # noqa: F401
     squared_error,
 )
 
+# model building blocks: convolution, pooling, padding, normalisation
+from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: F401, E402
+from ..ops.norm import batch_norm, group_norm, layer_norm  # noqa: F401, E402
+from ..ops.pad import pad  # noqa: F401, E402
+from ..ops.pool import (  # noqa: F401, E402
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
+
 __all__ = [
     "elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "silu", "softmax", "softplus",
     "tanh", "linear", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
     "mse_loss", "nll_loss", "squared_error",
+    # model building blocks
+    "conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d",
+    "avg_pool2d", "adaptive_avg_pool2d", "pad", "batch_norm", "layer_norm", "group_norm",
 ]

@@ -1,8 +1,8 @@
 """Layers with parameters or modes: ``Linear``, ``Embedding``, ``LayerNorm``, ``Dropout``, and the
 shape helpers ``Identity`` and ``Flatten``.
 
-Each forward is written with the engine's differentiable ops, so its gradient needs no rule of
-its own.
+Each forward is written with the engine's differentiable ops (``LayerNorm`` with
+``F.layer_norm``), so its gradient needs no rule of its own.
 """
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any, Optional, Sequence, Union
 
 from .. import backend as B
 from .. import creation
-from ..ops.elementwise import sqrt, where
+from ..ops.elementwise import where
 from ..ops.linalg import linear
+from ..ops.norm import layer_norm
 from ..ops.shape import getitem
 from ..tensor import Tensor
 from . import init
@@ -203,21 +204,8 @@ class LayerNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        """The normalised ``x`` (same shape), scaled and shifted when affine."""
-        k = len(self.normalized_shape)
-        if tuple(x.shape[x.ndim - k:]) != self.normalized_shape:
-            raise ValueError(
-                f"LayerNorm: input of shape {x.shape} does not end in normalized_shape {self.normalized_shape}"
-            )
-        axes = tuple(range(x.ndim - k, x.ndim))
-        mu = x.mean(axis=axes, keepdims=True)
-        var = x.var(axis=axes, keepdims=True, correction=0)
-        y = (x - mu) / sqrt(var + self.eps)
-        if self.weight is not None:
-            y = y * self.weight
-        if self.bias is not None:
-            y = y + self.bias
-        return y
+        """The normalised ``x`` (same shape), scaled and shifted when affine (``F.layer_norm``)."""
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

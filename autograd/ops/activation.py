@@ -131,7 +131,11 @@ def relu(x: Any) -> Tensor:
 
 @defvjp(relu, reads="output", shows="relu' = 1[y > 0]", methods=("relu",), diagnose="gate")
 def _relu_vjp(xp, ctx, g, y, x):
-    return (xp.where(y <= 0, 0, g),)  # `<=`, not `>`: NaN compares false, so it passes
+    # A product with the mask, not where(): NumPy's where branches on every element and is ~8x
+    # slower on a mask as unpredictable as a ReLU's. `~(y <= 0)`, not `y > 0`: NaN compares
+    # false, so at a NaN input the gradient passes, as in PyTorch. (An inf or NaN gradient at a
+    # unit that passes nothing gives NaN there, where PyTorch's where() gives 0.)
+    return (g * ~(y <= 0),)
 
 
 def leaky_relu(x: Any, slope: float = 0.01, *, negative_slope: Optional[float] = None) -> Tensor:
