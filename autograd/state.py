@@ -85,3 +85,28 @@ def require(ok: Any, error: Callable[..., Exception], *values: Any) -> None:
         rec.require(ok, error, values)
     elif not ok.all():
         raise error(*values)
+
+
+def branch(cond: Any, what: str) -> bool:
+    """``bool(cond)`` for a branch on values that is rarely taken (an overflow guard): a compiled
+    step records which way it went and checks at every replay that the values still go that way,
+    raising ``RuntimeError`` naming ``what`` if they do not, instead of silently replaying the
+    other branch."""
+    rec = current.recorder
+    if rec is None:
+        return bool(cond)
+    current.recorder = None
+    try:
+        outcome = bool(cond)
+    finally:
+        current.recorder = rec
+    rec.require(cond if outcome else ~cond, _branch_error, (what, outcome))
+    return outcome
+
+
+def _branch_error(what: str, outcome: bool) -> RuntimeError:
+    return RuntimeError(
+        f"a compiled step was recorded with {what} {'true' if outcome else 'false'}, and at this "
+        f"call it is not: these values need the other branch, which the recording does not "
+        f"have; run this step eagerly (or compile it again on such values)"
+    )

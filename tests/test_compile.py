@@ -379,3 +379,39 @@ def test_recording_in_one_thread_leaves_another_threads_eager_work_alone():
         t.join()
     assert f.recordings == 30
     assert seen and all(v == expected for v in seen)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None], ids=["momentum", "cumulative"])
+def test_a_cnn_with_batch_norm_in_train_then_eval_matches_eager(momentum):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 1, 8, 8)).astype(np.float32)
+    y = rng.integers(0, 3, 6)
+    runs = []
+    for compiled in (False, True):
+        ag.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4, momentum=momentum),
+                              nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.3),
+                              nn.Linear(64, 3))
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        def evaluate(x):
+            return model(x)
+
+        train = ag.compile(step) if compiled else step
+        ev = ag.compile(evaluate) if compiled else evaluate
+        outs = [train(ag.Tensor(x), ag.Tensor(y)).numpy().copy() for _ in range(STEPS)]
+        model.eval()
+        outs += [ev(ag.Tensor(x)).numpy().copy() for _ in range(4)]
+        bn = model[1]
+        runs.append((outs, bn.running_mean.numpy().copy(), bn.running_var.numpy().copy(),
+                     int(bn.num_batches_tracked.item())))
+    (oe, me, ve, ne), (oc, mc, vc, nc) = runs
+    assert all(np.array_equal(a, b) for a, b in zip(oe, oc))
+    assert np.array_equal(me, mc) and np.array_equal(ve, vc) and ne == nc == STEPS

@@ -371,8 +371,8 @@ class Recorder:
             return [self._result(v, operands) for v in value]
         if isinstance(value, (np.ndarray, np.generic)):
             base = None
-            if isinstance(value, np.ndarray) and value.base is not None:
-                for x in operands:  # a view: which operand's memory it shares (for buffers)
+            if isinstance(value, np.ndarray):
+                for x in operands:  # a view (or an operand itself): whose memory it shares
                     if isinstance(x, Traced) and np.may_share_memory(value, x):
                         base = x._slot
                         break
@@ -425,9 +425,14 @@ class Recorder:
 
     def host(self, fn: Callable, args: tuple, kwargs: dict) -> Any:
         """A ``state.host`` function: run it now on real values, and record it to run again.
-        Containers are passed as themselves (a host function may change them: a step count)."""
-        value = fn(*[self.plain(a) if _is_traced(a) else a for a in args],
-                   **{k: self.plain(v) if _is_traced(v) else v for k, v in kwargs.items()})
+        Containers are passed as themselves (a host function may change them: a step count), and
+        the function runs unrecorded (what it reads through traced arrays is computed plainly)."""
+        state.current.recorder = None
+        try:
+            value = fn(*[self.plain(a) if _is_traced(a) else a for a in args],
+                       **{k: self.plain(v) if _is_traced(v) else v for k, v in kwargs.items()})
+        finally:
+            state.current.recorder = self
         out = self._host_result(value)
         # Arguments by reference (a dict of optimizer state is passed itself), numbers that an
         # earlier host call returned by slot.
@@ -462,8 +467,8 @@ class Recorder:
         """A ``state.require`` check: made now, and recorded to be made at every replay."""
         if not np.all(self.plain(ok)):
             raise error(*self.plain(values))
-        self.instrs.append(Instr("check", error, (self.operand(ok),) + self.operand(values), {},
-                                 None))
+        operands = (self.operand(ok),) + tuple(self.operand(v) for v in values)
+        self.instrs.append(Instr("check", error, operands, {}, None))
 
     def creation(self, fn: Callable) -> Callable:
         """A backend function that may make an array from no traced operand (``zeros``,
@@ -611,6 +616,6 @@ _WRITES_FIRST = {np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, oper
 # Backend functions that can make an array without a traced operand, and the extras (each
 # recorded as one call: their insides run on real arrays).
 _CREATION = ("asarray", "zeros", "ones", "full", "empty", "arange", "eye", "linspace")
-_EXTRAS = ("scatter_add", "erf", "sigmoid", "to_numpy")
+_EXTRAS = ("scatter_add", "erf", "sigmoid", "to_numpy", "im2col", "col2im")
 _TO_NUMPY = B.to_numpy
 

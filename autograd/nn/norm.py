@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from .. import backend as B
 from ..ops.norm import batch_norm, group_norm
+from ..state import host
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
@@ -95,7 +96,7 @@ class _BatchNorm(Module):
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data[...] += 1
             if self.momentum is None:  # the cumulative average of every batch so far
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = _cumulative(self.num_batches_tracked)
         use_batch = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
         return batch_norm(x, self.running_mean if track else None,
@@ -151,3 +152,10 @@ class GroupNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+@host
+def _cumulative(count: Tensor) -> float:
+    """1 / (batches so far): the weight of the newest batch in a cumulative average (host work:
+    a compiled step computes it afresh at every replay)."""
+    return 1.0 / float(count.data)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence, Union
 
 from .. import backend as B
+from ..state import branch, host
 from ..graph import defvjp, record
 from ..tensor import Tensor, as_tensor
 from ._windows import integer, same_dtype
@@ -42,7 +43,8 @@ def _standardized(xp, x, axes: tuple, eps: float):
     d = x - mu
     with xp.errstate(over="ignore"):
         var = xp.mean(d * d, axis=axes, keepdims=True)
-    if var.size and not xp.max(var) < float("inf"):  # also taken for NaN input, which stays NaN either way
+    if var.size and branch(~(xp.max(var) < float("inf")), "an overflowing variance"):
+        # also taken for NaN input, which stays NaN either way
         m = xp.max(xp.abs(d), axis=axes, keepdims=True)
         m = xp.where(m > 0, m, 1)
         r = d / m
@@ -167,14 +169,30 @@ def batch_norm(x: Any, running_mean: Optional[Tensor], running_var: Optional[Ten
         raise ValueError(f"{name}: training needs more than one value per channel to compute a "
                          f"variance; got an input of shape {x.shape}")
     out, mu, var = _normalize(_batch_norm_vjp, x, weight, bias, saved)
-    m = float(momentum)
+    keep, m = _weights(momentum)
     if running_mean is not None:
         rm = _data(running_mean)
-        rm[...] = (1 - m) * rm + m * B.reshape(mu, (c,))
+        rm[...] = keep * rm + m * B.reshape(mu, (c,))
+        _changed(running_mean)
     if running_var is not None:
         rv = _data(running_var)
-        rv[...] = (1 - m) * rv + m * (B.reshape(var, (c,)) * (n / (n - 1)))
+        rv[...] = keep * rv + m * (B.reshape(var, (c,)) * (n / (n - 1)))
+        _changed(running_var)
     return out
+
+
+@host
+def _weights(momentum: float) -> tuple:
+    """(1 − momentum, momentum): the weights of the old running statistic and of the batch's (host
+    work, as ``nn.BatchNorm``'s cumulative average changes its momentum every batch)."""
+    m = float(momentum)
+    return 1 - m, m
+
+
+def _changed(t: Any) -> None:
+    # Updated in place: a node that saved the running statistics must see the change.
+    if isinstance(t, Tensor):
+        t._written()
 
 
 def _data(t: Any):
