@@ -308,9 +308,8 @@ def _candidates(dotted: str) -> list:
         head, rest = "Tensor", dotted[1:]
     if head == "MyOp":  # the contract's example of a user's ag.Function subclass
         head = "Function"
-    if head in ("x", "Tensor", "ctx", "Function") and rest:
-        base = {"x": [ag.Tensor], "Tensor": [ag.Tensor], "ctx": [FunctionCtx],
-                "Function": [Function]}[head]
+    if (len(head) == 1 and head.islower() or head in ("Tensor", "ctx", "Function")) and rest:
+        base = {"ctx": [FunctionCtx], "Function": [Function]}.get(head, [ag.Tensor])  # `x.exp()`
     elif head in _PREFIXES and rest:
         try:
             base = [resolve(_PREFIXES[head])]
@@ -319,7 +318,7 @@ def _candidates(dotted: str) -> list:
     elif head in _PREFIXES or head == "Tensor":
         return [resolve(_PREFIXES.get(head, "autograd"))] if head != "Tensor" else [ag.Tensor]
     else:
-        base, rest = _BARE, dotted
+        base, rest = _BARE + _public_classes(), dotted
     found = []
     for b in base:
         obj, ok = b, True
@@ -334,6 +333,27 @@ def _candidates(dotted: str) -> list:
         if ok:
             found.append(obj)
     return found
+
+
+@functools.lru_cache(maxsize=None)
+def _public_classes() -> list:
+    return [v for _, _, v in public_names() if inspect.isclass(v)]
+
+
+@functools.lru_cache(maxsize=None)
+def _known_words() -> frozenset:
+    """Words the package knows without an attribute to show for them: its string constants
+    (buffer names such as ``"num_batches_tracked"``, the pieces of ``f"weight_ih_l{k}"``), the
+    project's extras and dependencies, and Python's builtins."""
+    words: set = set(dir(builtins))
+    for path in (ROOT / "autograd").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                words |= set(re.findall(r"\w+", node.value))
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    words |= set(re.findall(r"^(\w[\w-]*) = \[", pyproject, re.M))       # extras
+    words |= set(re.findall(r'"([A-Za-z][\w.-]*?)[<>=~!\[;"]', pyproject))  # requirements
+    return frozenset(words)
 
 
 @functools.lru_cache(maxsize=None)
@@ -395,9 +415,18 @@ def contract_problems() -> list[str]:
             problems += [f"{where}: Tensor has no {_OPERATORS[t]}" for t in span.split()
                          if not hasattr(ag.Tensor, _OPERATORS[t])]
             continue
-        for piece in _split(span):
-            for item in _expand(piece):
-                problems += _check_item(where, item, params)
+        statement = re.fullmatch(r"(?:import|from) ([\w.]+).*", span)
+        if statement:  # `import autograd.distributed as dist`: it imports
+            try:
+                importlib.import_module(statement.group(1))
+            except ImportError as e:
+                problems.append(f"{where}: {e}")
+            continue
+        pieces = [item for piece in _split(span) for item in _expand(piece)]
+        if not all(re.fullmatch(r"\.?[A-Za-z_][\w.]*(\(.*\))?|\w+=.*", p) for p in pieces):
+            continue  # prose or a shell command (`mpiexec -n 4 python train.py`), not names
+        for item in pieces:
+            problems += _check_item(where, item, params)
     return problems
 
 
@@ -415,8 +444,10 @@ def _check_item(where: str, item: str, params: set) -> list[str]:
     if not found and call == "()" and hasattr(builtins, dotted):  # len(), repr(): protocols
         found = [getattr(ag.Tensor, f"__{dotted}__")] if hasattr(ag.Tensor, f"__{dotted}__") else []
     if not found:
-        if "." not in dotted and not call and dotted in params:
-            return []  # a parameter named in prose: `axis`, `gradient`
+        bare = "." not in dotted.lstrip(".")
+        word = dotted.lstrip(".")
+        if bare and not call and (word in params or {word, word.rstrip("0123456789")} & _known_words()):
+            return []  # a parameter (`axis`), a buffer or state_dict key, a builtin, an extra
         return [f"{where}: {item} names nothing in the package"]
     if not call:
         return []
