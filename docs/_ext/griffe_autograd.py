@@ -116,7 +116,7 @@ def _attached_methods_table(operators: set) -> str:
         rows.setdefault((f"{fn.__module__}.{fn.__qualname__}", note), []).append(name)
     lines = [
         "**Methods and operators** attached at import (by each op's registration and by the "
-        "engine), and operators without an entry of their own above, with the function each runs:",
+        "engine), and operators without an entry of their own below, with the function each runs:",
         "",
         "| method or operator | runs |",
         "|---|---|",
