@@ -335,12 +335,12 @@ def _candidates(dotted: str) -> list:
     return found
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _public_classes() -> list:
     return [v for _, _, v in public_names() if inspect.isclass(v)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _known_words() -> frozenset:
     """Words the package knows without an attribute to show for them: its string constants
     (buffer names such as ``"num_batches_tracked"``, the pieces of ``f"weight_ih_l{k}"``), the
@@ -356,7 +356,7 @@ def _known_words() -> frozenset:
     return frozenset(words)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _instance_attributes(cls: type) -> frozenset:
     """Attributes a class's instances get that the class itself lacks: annotated ones, and those
     its methods assign as ``self.<name> = ...``."""

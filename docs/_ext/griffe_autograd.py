@@ -14,6 +14,7 @@ Three things the sources say in their own way, turned into what MkDocs renders:
 """
 from __future__ import annotations
 
+import functools
 import html
 import re
 import sys
@@ -41,7 +42,8 @@ class AutogradDocs(griffe.Extension):
                         operators.add(name)
                     obj.del_member(name)
             if obj.docstring is not None:
-                obj.docstring.value = _ROLE.sub(lambda m: _crossref(obj, loader, m), obj.docstring.value)
+                obj.docstring.value = _ROLE.sub(functools.partial(_crossref, obj, loader),
+                                                obj.docstring.value)
         tensor = pkg.get_member("tensor").get_member("Tensor")
         if tensor.docstring is not None:
             tensor.docstring.value += "\n\n" + _attached_methods_table(operators)
