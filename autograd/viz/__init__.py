@@ -147,7 +147,10 @@ def draw_graph(
             nearest the output, and one "… N more nodes" node stands for the rest.
         legend: add a legend node.
         rankdir: Graphviz's layout direction (``"TB"``: top to bottom, ``"LR"``: left to right).
-        vanishing, exploding, saturation: thresholds of the gradient-flow flags.
+        vanishing: the gradient-flow view flags a gradient whose norm is below this.
+        exploding: the gradient-flow view flags a gradient whose norm is at least this.
+        saturation: the gradient-flow view flags an activation whose local derivative is below
+            this everywhere.
         renderer: the Graphviz renderer for displaying and saving (a command or a path); None
             looks one up (see :func:`find_renderer`).
 
