@@ -9,8 +9,8 @@ Everything it may use is listed below, in two groups.
   needs one of them finds it here already.
 * ``EXTRAS``: the short list of things the standard lacks, each written out here in a few lines
   so that another library's version is easy to supply: error-state handling, two special
-  functions, the adjoint of indexing, indexing as a function, the placeholder array of the
-  memory model, and host interop.
+  functions, the adjoint of indexing, indexing as a function, Einstein summation, the
+  placeholder array of the memory model, and host interop.
 
 Backward rules receive this module as ``xp`` when no graph of the backward pass is wanted, and a
 namespace of differentiable ops with the same names when it is (``create_graph=True``, see
@@ -76,7 +76,7 @@ def __getattr__(name: str):
 # ----------------------------------------------------------------------------- the extras
 EXTRAS = (
     "float16", "ndarray", "is_array", "to_numpy", "errstate", "erf", "sigmoid", "getitem", "scatter_add",
-    "no_values", "NoValuesError",
+    "no_values", "NoValuesError", "einsum",
 )
 
 float16 = np.dtype(np.float16)  # half precision, which the standard leaves out
@@ -92,6 +92,13 @@ def is_array(x: object) -> bool:
 def to_numpy(x: np.ndarray) -> np.ndarray:
     """The host NumPy array behind ``x`` (a no-op for NumPy; a device copy for a GPU library)."""
     return x
+
+
+def einsum(subscripts, *operands):
+    """``numpy.einsum`` with explicit subscripts (the standard has only single contractions,
+    ``tensordot``/``vecdot``). With two or more operands the contraction order is optimised,
+    which also hands pairwise contractions to BLAS."""
+    return np.einsum(subscripts, *operands, optimize=len(operands) > 1)
 
 
 def getitem(x, index):

@@ -1,7 +1,7 @@
-"""Activations and losses as functions (``import autograd.nn.functional as F``).
+"""Activations, losses and layer functions (``import autograd.nn.functional as F``).
 
-The ops themselves, with their backward rules, live in ``autograd.ops.activation`` and
-``autograd.ops.loss``; this module only gathers the names users write.
+The ops themselves, with their backward rules, live in ``autograd.ops`` (``activation``,
+``loss``, ``nn``, ``attention``, ...); this module only gathers the names users write.
 """
 from ..ops.activation import (  # noqa: F401
     elu,
@@ -25,8 +25,13 @@ from ..ops.loss import (  # noqa: F401
     squared_error,
 )
 
+# Regularisation, lookup and attention (issue 8).
+from ..ops.attention import scaled_dot_product_attention  # noqa: F401
+from ..ops.nn import dropout, embedding, one_hot  # noqa: F401
+
 __all__ = [
     "elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "silu", "softmax", "softplus",
     "tanh", "linear", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
     "mse_loss", "nll_loss", "squared_error",
+    "dropout", "embedding", "one_hot", "scaled_dot_product_attention",
 ]
