@@ -116,6 +116,43 @@ def test_sdpa_first_and_second_derivatives(name):
     assert ag.gradgradcheck(fn, leaves)
 
 
+CHUNKED = ["plain", "4-d heads", "batch broadcast", "value batch only", "bool (B, 1, L, S)",
+           "bool, a query masked out", "float (B, L, 1)", "float, a query at -inf", "causal L > S"]
+
+
+@pytest.mark.parametrize("name", CHUNKED)
+def test_sdpa_in_chunks_matches_torch_and_finite_differences(torch, name, monkeypatch):
+    """Long inputs are processed a chunk of the first batch axis at a time; here every batch
+    item is its own chunk."""
+    from autograd.ops import attention
+
+    monkeypatch.setattr(attention, "_CHUNK", 1)
+    test_sdpa_against_torch(torch, name, np.float64)
+    q, k, v, mask, kw = _sdpa_arrays(name, seed=25)
+    arrays = [q, k, v] + ([mask] if mask is not None and mask.dtype.kind == "f" else [])
+    leaves = [ag.tensor(a, requires_grad=True) for a in arrays]
+
+    def fn(q, k, v, m=None):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask if m is None else m, **kw)
+
+    assert len(fn(*leaves).grad_fn.saved[6]) == q.shape[0] or q.ndim == 2
+    assert ag.gradcheck(fn, leaves)
+    assert ag.gradgradcheck(fn, leaves)
+
+
+def test_sdpa_dropout_in_chunks_draws_the_same_mask(monkeypatch):
+    from autograd.ops import attention
+
+    q, k, v = normal(55, 3, 2, L, D), normal(56, 3, 2, S, D), normal(57, 3, 2, S, D)
+    xs = [ag.tensor(a) for a in (q, k, v)]
+    ag.manual_seed(4)
+    whole = F.scaled_dot_product_attention(*xs, dropout_p=0.5).numpy()
+    monkeypatch.setattr(attention, "_CHUNK", 1)
+    ag.manual_seed(4)
+    np.testing.assert_allclose(F.scaled_dot_product_attention(*xs, dropout_p=0.5).numpy(), whole,
+                               rtol=1e-13)
+
+
 def test_sdpa_matches_the_formula_in_numpy():
     q, k, v = normal(30, 2, L, D), normal(31, 2, S, D), normal(32, 2, S, 3)
     for mask, kw, expected in [

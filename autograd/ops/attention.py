@@ -75,23 +75,64 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     elif is_causal:
         bias = _bias(B.tril(B.ones((L, S), dtype=B.bool)), dt)
 
-    s = _scores(B, q.data, k.data, scale, bias, None if fmask is None else fmask.data)
-    shift = B.max(s, axis=-1, keepdims=True)
-    dead = shift == -math.inf  # queries with every key masked
-    if B.any(dead):
-        shift = B.where(dead, B.asarray(0, dtype=dt), shift)
-    else:
-        dead = None
-    p = _softmax(B, s, shift, dead)
-    keep, kept_scale = None, 1.0
-    if dropout_p > 0.0:
-        keep = creation.generator().random(p.shape, dtype=B.float32) >= dropout_p
-        kept_scale = 1.0 / (1.0 - dropout_p) if dropout_p < 1.0 else 0.0
-        p *= keep
-        p *= kept_scale
+    nb = len(broadcast_shape(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
+    chunks = _chunks(scores, nb)
+    fd = None if fmask is None else fmask.data
+    kept_scale = 1.0 / (1.0 - dropout_p) if dropout_p < 1.0 else 0.0
+    outs, shifts, deads, keeps = [], [], [], []
+    for sl in chunks:
+        s = _scores(B, _piece(q.data, sl, nb), _piece(k.data, sl, nb), scale,
+                    _piece(bias, sl, nb), _piece(fd, sl, nb))
+        shift = B.max(s, axis=-1, keepdims=True)
+        dead = shift == -math.inf  # queries with every key masked
+        if B.any(dead):
+            shift = B.where(dead, B.asarray(0, dtype=dt), shift)
+        p = _softmax(B, s, shift, dead)
+        if dropout_p > 0.0:
+            keep = creation.generator().random(p.shape, dtype=B.float32) >= dropout_p
+            p *= keep
+            p *= kept_scale
+            keeps.append(keep)
+        outs.append(B.matmul(p, _piece(v.data, sl, nb)))
+        shifts.append(shift)
+        deads.append(dead)
+    dead = _join(deads)
+    saved = (scale, bias, _join(shifts), dead if B.any(dead) else None, _join(keeps),
+             kept_scale, chunks, nb)
     inputs = (q, k, v) if fmask is None else (q, k, v, fmask)
-    return record(B.matmul(p, v.data), _attention_vjp, inputs,
-                  (scale, bias, shift, dead, keep, kept_scale))
+    return record(_join(outs), _attention_vjp, inputs, saved)
+
+
+# Scores per chunk: the softmax's temporaries of one chunk (1 MiB in float32) stay in cache, and
+# no array of the whole (…, L, S) size is allocated, in forward or backward.
+_CHUNK = 1 << 18
+
+
+def _chunks(scores: tuple, nb: int) -> list:
+    """Slices of the first batch axis that cut the scores (…, L, S) into pieces of about
+    ``_CHUNK`` elements; ``[None]`` for one piece."""
+    if nb == 0 or len(scores) - 2 != nb or scores[0] == 1:
+        return [None]
+    step = max(1, _CHUNK // max(math.prod(scores[1:]), 1))
+    if step >= scores[0]:
+        return [None]
+    return [slice(i, min(i + step, scores[0])) for i in range(0, scores[0], step)]
+
+
+def _piece(a: Any, sl: Optional[slice], nb: int, take: Any = None) -> Any:
+    """The part of ``a`` (an operand, a mask, or a row statistic, aligned on the right with the
+    batch axes) that chunk ``sl`` uses: a slice of its first batch axis, or all of it where it
+    broadcasts along that axis. ``take`` indexes (``xp.getitem`` for tensors in backward)."""
+    if sl is None or a is None or a.ndim - 2 != nb or a.shape[0] == 1:
+        return a
+    return a[sl] if take is None else take(a, sl)
+
+
+def _join(parts: list) -> Any:
+    """The chunks' arrays as one (along the first batch axis); None for none."""
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else B.concat(parts, axis=0)
 
 
 def _check(q: Tensor, k: Tensor, v: Tensor) -> tuple:
@@ -158,10 +199,28 @@ def _attention_vjp(xp, ctx, g, out, q, k, v, fmask=None):
 
     P is recomputed from Q and K (with the forward's row maxima as the exponential's shift)
     rather than kept from the forward: this keeps memory at the inputs' size, and under
-    ``create_graph`` it makes P a function of Q and K, so second derivatives are right.
+    ``create_graph`` it makes P a function of Q and K, so second derivatives are right. The
+    work goes chunk by chunk along the first batch axis, as in forward.
     """
-    scale, bias, shift, dead, keep, kept_scale = ctx.saved
+    scale, bias, shift, dead, keep, kept_scale, chunks, nb = ctx.saved
     needs = ctx.needs
+    want_mask = fmask is not None and needs[3]
+    grads: tuple = ([], [], [], [])
+    for sl in chunks:
+        got = _chunk_grads(
+            xp, needs, want_mask, scale, kept_scale,
+            *(_piece(t, sl, nb, xp.getitem) for t in (g, out, q, k, v, fmask)),
+            *(_piece(a, sl, nb) for a in (bias, shift, dead, keep)))
+        for parts, part in zip(grads, got):
+            parts.append(part)
+    joined = [None if parts[0] is None else parts[0] if len(parts) == 1
+              else xp.concat(parts, axis=0) for parts in grads]
+    return tuple(joined) if fmask is not None else tuple(joined[:3])
+
+
+def _chunk_grads(xp, needs, want_mask, scale, kept_scale, g, out, q, k, v, fmask, bias, shift,
+                 dead, keep):
+    """(∂Q, ∂K, ∂V, ∂M) of one chunk (see the rule's docstring); None where not needed."""
     qs = q * scale
     s = xp.matmul(qs, xp.matrix_transpose(k))
     if bias is not None:
@@ -174,8 +233,8 @@ def _attention_vjp(xp, ctx, g, out, q, k, v, fmask=None):
         z = p * keep
         z *= kept_scale
     gv = xp.matmul(xp.matrix_transpose(z), g) if needs[2] else None
-    if not (needs[0] or needs[1] or (fmask is not None and needs[3])):
-        return (None, None, gv) if fmask is None else (None, None, gv, None)
+    if not (needs[0] or needs[1] or want_mask):
+        return None, None, gv, None
     ds = xp.matmul(g, xp.matrix_transpose(v))  # ∂Z, a fresh array turned into ∂S in place
     if keep is not None:
         ds *= keep
@@ -188,6 +247,4 @@ def _attention_vjp(xp, ctx, g, out, q, k, v, fmask=None):
         gq *= scale
     if needs[1]:
         gk = xp.matmul(xp.matrix_transpose(ds), qs)
-    if fmask is None:
-        return gq, gk, gv
-    return gq, gk, gv, (ds if needs[3] else None)
+    return gq, gk, gv, (ds if want_mask else None)
