@@ -137,7 +137,8 @@ def test_sdpa_in_chunks_matches_torch_and_finite_differences(torch, name, monkey
 
     assert len(fn(*leaves).grad_fn.saved[6]) == q.shape[0] or q.ndim == 2
     assert ag.gradcheck(fn, leaves)
-    assert ag.gradgradcheck(fn, leaves)
+    if name in ("plain", "batch broadcast", "float, a query at -inf"):  # the slow check, thrice
+        assert ag.gradgradcheck(fn, leaves)
 
 
 def test_sdpa_dropout_in_chunks_draws_the_same_mask(monkeypatch):
