@@ -85,9 +85,10 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
                     _piece(bias, sl, nb), _piece(fd, sl, nb))
         shift = B.max(s, axis=-1, keepdims=True)
         dead = shift == -math.inf  # queries with every key masked
-        if B.any(dead):
+        any_dead = B.any(dead)
+        if any_dead:
             shift = B.where(dead, B.asarray(0, dtype=dt), shift)
-        p = _softmax(B, s, shift, dead)
+        p = _softmax(B, s, shift, dead if any_dead else None)
         if dropout_p > 0.0:
             keep = creation.generator().random(p.shape, dtype=B.float32) >= dropout_p
             p *= keep
