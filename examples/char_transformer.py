@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--no-tie", action="store_true", help="a separate read-out matrix")
+    parser.add_argument("--sample", type=int, default=160, help="characters to generate")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true", help="periodic lines, no tqdm bar")
     args = parser.parse_args(argv)
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         end_loss = loss_on(model, held_out).item()
     print(f"loss after training:  {end_loss:.4f}   ({start_loss / end_loss:.1f}x lower)")
     print("sample:")
-    print(generate(model, "Beautiful is", 160, stoi, itos, rng))
+    print(generate(model, "Beautiful is", args.sample, stoi, itos, rng))
     print(f"done in {time.perf_counter() - start_time:.1f} s")
     return 0 if end_loss < start_loss else 1
 
