@@ -108,8 +108,9 @@ class MultiheadAttention(Module):
         """Attend from ``query`` to ``key``/``value``; returns ``(output, weights)``.
 
         Shapes (L target and S source lengths, N the batch, E embed_dim): query (L, N, E),
-        key (S, N, kdim), value (S, N, vdim), or (N, L, E)... with ``batch_first``, or without
-        the batch axis for one sequence. The output has the query's shape.
+        key (S, N, kdim), value (S, N, vdim); with ``batch_first``, (N, L, E), (N, S, kdim),
+        (N, S, vdim); for one sequence, (L, E), (S, kdim), (S, vdim). The output has the query's
+        shape.
 
         ``key_padding_mask`` (N, S) and ``attn_mask`` (L, S) or (N·num_heads, L, S) follow
         PyTorch's module convention, the opposite of ``F.scaled_dot_product_attention``'s: a
@@ -155,11 +156,13 @@ class MultiheadAttention(Module):
             k = concatenate([k, zeros], axis=2)
             v = concatenate([v, zeros], axis=2)
             attn_mask, key_padding_mask = _pad(attn_mask), _pad(key_padding_mask)
-        mask = _merge(attn_mask, key_padding_mask, q.dtype)
+        # With the causal hint and nothing else to merge, PyTorch attends causally without
+        # reading attn_mask; so does this (the function then builds no mask input).
+        mask = None if causal_fast else _merge(attn_mask, key_padding_mask, q.dtype)
         p = self.dropout if self.training else 0.0
         if not need_weights:
-            out = scaled_dot_product_attention(q, k, v, attn_mask=None if causal_fast else mask,
-                                               dropout_p=p, is_causal=causal_fast)
+            out = scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p,
+                                               is_causal=causal_fast)
             weights = None
         else:
             out, weights = _with_weights(q, k, v, mask, p)
