@@ -105,7 +105,8 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
 
 
 # Scores per chunk: the softmax's temporaries of one chunk (1 MiB in float32) stay in cache, and
-# no array of the whole (…, L, S) size is allocated, in forward or backward.
+# no float array of the whole (…, L, S) size is allocated, in forward or backward (only dropout's
+# boolean mask has that size, as backward needs it).
 _CHUNK = 1 << 18
 
 
