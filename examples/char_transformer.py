@@ -12,7 +12,7 @@ trained with AdamW to predict each next character. It prints the loss on a fixed
 before and after training, the batch loss as it falls, and a sample of generated text. The same
 ``--seed`` gives the same run, to the last digit.
 
-    python examples/char_transformer.py            # 600 steps, under a minute
+    python examples/char_transformer.py            # 600 steps, about a minute: loss 3.81 → 0.07
     python examples/char_transformer.py --quick    # 80 steps, a few seconds (CI)
 """
 from __future__ import annotations
