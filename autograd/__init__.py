@@ -16,6 +16,11 @@ from .ops.reduce import *
 from .ops.shape import *
 from .ops.linalg import *
 from .ops.activation import sigmoid, tanh, relu, softmax, log_softmax
+# Tensor ops for model building blocks (issue 8); split/chunk come with ops.shape, bmm/einsum/norm
+# with ops.linalg, pow with ops.elementwise.
+from .ops.indexing import masked_fill, tril, triu
+from .ops.cumulative import cumsum
+from .ops.powers import square
 from .engine import grad
 from .function import Function
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck

@@ -9,9 +9,9 @@ Everything it may use is listed below, in two groups.
   needs one of them finds it here already.
 * ``EXTRAS``: the short list of things the standard lacks, each written out here in a few lines
   so that another library's version is easy to supply: error-state handling, two special
-  functions, the adjoint of indexing, indexing as a function, the sliding windows of a
-  convolution (im2col) and their adjoint (col2im), the placeholder array of the memory model,
-  and host interop.
+  functions, the adjoint of indexing, indexing as a function, Einstein summation, the sliding
+  windows of a convolution (im2col) and their adjoint (col2im), the placeholder array of the
+  memory model, and host interop.
 
 Backward rules receive this module as ``xp`` when no graph of the backward pass is wanted, and a
 namespace of differentiable ops with the same names when it is (``create_graph=True``, see
@@ -88,7 +88,7 @@ def __getattr__(name: str):
 EXTRAS = (
     "float16", "ndarray", "is_array", "to_numpy", "errstate", "quiet", "erf", "sigmoid", "getitem",
     "scatter_add",
-    "no_values", "NoValuesError",
+    "no_values", "NoValuesError", "einsum",
     # sliding windows and their adjoint: the standard has no windowed view and no strided scatter
     "im2col", "col2im",
 )
@@ -129,6 +129,13 @@ def is_array(x: object) -> bool:
 def to_numpy(x: np.ndarray) -> np.ndarray:
     """The host NumPy array behind ``x`` (a no-op for NumPy; a device copy for a GPU library)."""
     return x
+
+
+def einsum(subscripts, *operands):
+    """``numpy.einsum`` with explicit subscripts (the standard has only single contractions,
+    ``tensordot``/``vecdot``). With two or more operands the contraction order is optimised,
+    which also hands pairwise contractions to BLAS."""
+    return np.einsum(subscripts, *operands, optimize=len(operands) > 1)
 
 
 def getitem(x, index):
@@ -290,14 +297,49 @@ except ImportError:  # pragma: no cover - exercised only where SciPy is absent
 def erf(x):
     """The error function, element-wise, in the dtype of ``x``.
 
-    Without SciPy: W. J. Cody's rational approximations (Math. Comp. 23, 1969), the ones
-    behind most C libraries' ``erf``, evaluated with NumPy; accurate to a few units in the last
-    place of float64.
+    float32: tanh(x · P(x²)) (see ``_erf_float32``), within 4 units in the last place of
+    float32 and about six times faster than SciPy's scalar ``erf``, which would otherwise be
+    the cost of GELU. Other dtypes: SciPy's ``erf`` where installed, else W. J. Cody's rational
+    approximations (Math. Comp. 23, 1969), the ones behind most C libraries' ``erf``, evaluated
+    with NumPy; both accurate to a few units in the last place of float64.
     """
     x = np.asarray(x)
+    if x.dtype == np.float32:
+        return _erf_float32(x)
     if _erf is not None:
         return _erf(x).astype(x.dtype, copy=False)
     return _cody_erf(x.astype(np.float64)).astype(x.dtype, copy=False)
+
+
+# P(z) = Σ c_k z^k with erf(x) ≈ tanh(x P(x²)), fitted for this library: a minimax fit (linear
+# programming) of atanh(erf x) / x on [0, 3.92], weighted so that the error is measured in
+# float32 units in the last place of erf, under the constraint x P(x²) ≥ 10.2 on [3.92, 4], where
+# NumPy's float32 tanh is exactly 1 (erf itself rounds to 1 there). Inputs are clamped to ±4.
+# Worked in tanh's argument, the error of the fit is damped by tanh's slope 1 − erf² where erf
+# nears 1, so eight powers of x² suffice for float32.
+_ERF32 = tuple(np.float32(c) for c in (
+    1.1283792484851247, 0.10276924330880745, -0.00019129101638827248, -0.0006210846503896649,
+    8.868757493143426e-05, -6.1152756261081034e-06, 2.473470662196862e-07,
+    -1.2552071072432477e-08, 5.69572336367599e-10,
+))
+_ERF32_BLOCK = 1 << 16  # elements per block: the temporaries of a block stay in cache
+
+
+def _erf_float32(x: np.ndarray) -> np.ndarray:
+    out = np.empty(x.shape, dtype=np.float32)
+    src, dst = x.reshape(-1), out.reshape(-1)
+    lo, hi = np.float32(-4.0), np.float32(4.0)
+    for i in range(0, src.size, _ERF32_BLOCK):
+        xi = np.clip(src[i:i + _ERF32_BLOCK], lo, hi)
+        z = xi * xi
+        p = z * _ERF32[-1]
+        for c in _ERF32[-2:0:-1]:  # Horner's rule, in place
+            p += c
+            p *= z
+        p += _ERF32[0]
+        p *= xi
+        np.tanh(p, out=dst[i:i + _ERF32_BLOCK])
+    return out
 
 
 # Cody's coefficients: erf on |x| < 0.5, erfc on 0.5 ≤ |x| < 4 and on |x| ≥ 4.

@@ -31,10 +31,10 @@ def generator() -> _np.random.Generator:
 
 
 @host
-def draw(method: str, shape: tuple, *args: Any) -> Any:
-    """``generator().<method>(*args, size=shape)``: a draw from the seeded generator, made again at
+def draw(method: str, shape: tuple, *args: Any, **kwargs: Any) -> Any:
+    """``generator().<method>(*args, size=shape, **kwargs)``: a draw from the seeded generator, made again at
     every replay of a compiled step (so that it draws what an eager step would)."""
-    return getattr(_rng, method)(*args, size=shape)
+    return getattr(_rng, method)(*args, size=shape, **kwargs)
 
 
 def _shape(shape: tuple) -> tuple:

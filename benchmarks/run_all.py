@@ -24,6 +24,7 @@ BENCHES = {  # name -> script
     "rnn": "bench_rnn.py",
     "distributed": "bench_distributed.py",
     "cnn": "bench_cnn.py",
+    "transformer": "bench_transformer.py",
 }
 
 
@@ -124,6 +125,18 @@ def table(res: dict, runs: int, threads: int, tuned: bool = False) -> str:
                 f"{f(med(r, case + '_numpy_ms'), '.1f', ' ms')} | {f(med(r, case + '_torch_ms'), '.1f', ' ms')} | "
                 f"{verdict(r, case + ' ours/numpy', 1.3)} | "
                 f"{verdict(r, case + ' ours/torch', 1.0 if case == 'small' else None)} |"
+            )
+    r = res.get("transformer")
+    if r:
+        for size, shape in (("small", "batch 16, seq 64, width 128, 4 heads"),
+                            ("large", "batch 32, seq 128, width 256, 8 heads")):
+            if med(r, f"{size}_ours_ms") is None:
+                continue
+            rows.append(
+                f"| transformer block step, {shape}, float32 | "
+                f"{f(med(r, f'{size}_ours_ms'), '.1f', ' ms')} | {f(med(r, f'{size}_numpy_ms'), '.1f', ' ms')} | "
+                f"{f(med(r, f'{size}_torch_ms'), '.1f', ' ms')} | {verdict(r, f'{size} ours/numpy', 1.3)} | "
+                f"{verdict(r, f'{size} ours/torch', 1.25 if size == 'small' else None)} |"
             )
     note = (f"\nMedians of {runs} run(s), {threads} BLAS/PyTorch threads{malloc}. ✓/✗: the target is met/missed. "
             "Ratios are time ratios (below 1: ours is faster), each the median over runs of that run's ratio "

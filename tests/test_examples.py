@@ -230,3 +230,33 @@ def test_digits_cnn_shifts_images_by_at_most_one_pixel():
         matches = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
                    if np.array_equal(np.roll(framed, (dy, dx), (0, 1))[1:-1, 1:-1], b)]
         assert matches, "each image is its original moved by at most one pixel"
+
+
+# ----------------------------------------------------------------------------- char_transformer
+def test_char_transformer_quick_run_learns():
+    proc = _run("char_transformer.py", "--quick")
+    out = proc.stdout
+    before = float(re.search(r"loss before training: ([0-9.]+)", out).group(1))
+    after = float(re.search(r"loss after training: +([0-9.]+)", out).group(1))
+    assert before == pytest.approx(np.log(45), abs=0.05), out  # near-uniform at the start
+    assert after < 0.6 * before, out  # 80 steps take it well below that
+    assert "sample:\nBeautiful is" in out
+    if not _missing("tqdm"):
+        assert "loss=" in proc.stderr  # the tqdm bar's postfix
+
+
+def test_char_transformer_is_deterministic_under_a_seed():
+    def run():
+        out = _run("char_transformer.py", "--steps", "3", "--sample", "20", "--seed", "5",
+                   "--no-progress").stdout
+        return [line for line in out.splitlines() if not line.startswith("done in")]
+
+    first, second = run(), run()
+    assert first == second and any("loss after training" in line for line in first)
+
+
+def test_char_transformer_ties_the_read_out_to_the_embedding():
+    ex = _import_example("char_transformer")
+    tied = ex.CharTransformer(10, 8, width=16, heads=2, layers=1)
+    assert tied.head.weight is tied.tok.weight
+    assert len(list(tied.parameters())) == len(list(ex.CharTransformer(10, 8, 16, 2, 1, tie_weights=False).parameters())) - 1

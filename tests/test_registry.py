@@ -71,6 +71,8 @@ def case(fn, *inputs, **tol):
 
 
 LABELS = np.array([2, 0, 1])
+MASK = np.arange(12).reshape(3, 4) % 5 == 1
+NO_TIES = np.array([[0.5, -1.1, 0.7, 1.9], [-0.3, 1.3, -1.7, 0.9], [1.5, -0.6, 0.4, -1.2]])  # |x| distinct, ≠ 0
 CASES = {
     # elementwise
     "add": case(lambda a, b: a + b, T(3, 4), T(4)),
@@ -174,6 +176,23 @@ CASES = {
                        T(3, 2, 2, 3), T(2), T(2)),
     "layer_norm": case(lambda x, w, b: F.layer_norm(x, (2, 3), w, b), T(3, 2, 3), T(2, 3), T(2, 3)),
     "group_norm": case(lambda x, w, b: F.group_norm(x, 2, w, b), T(2, 4, 3), T(4), T(4)),
+    # model building blocks (issue 8): tensor ops, dropout, embedding, attention
+    "split": case(lambda a: a.split([1, 3], 1)[1] * a.split(2, 1)[0].sum(), T(3, 4)),
+    "chunk": case(lambda a: ag.chunk(a, 3, dim=0)[2], T(5, 2)),
+    "tril": case(lambda a: ag.tril(a, diagonal=-1), T(2, 3, 4)),
+    "triu": case(lambda a: a.triu(1), T(3, 4)),
+    "masked_fill": case(lambda a, v: a.masked_fill(MASK, v), T(3, 4), T()),
+    "cumsum": case(lambda a: a.cumsum(1), T(3, 4)),
+    "square": case(lambda a: ag.square(a), T(3, 4)),
+    "norm": case(lambda a: a.norm(2, axis=1, keepdims=True) + a.norm(1, dim=0).sum()
+                 + a.norm(float("inf")), NO_TIES),
+    "bmm": case(lambda a, b: ag.bmm(a, b), T(2, 3, 4), T(2, 4, 2)),
+    "einsum": case(lambda a, b, c: ag.einsum("bij,bjk,k->bi", a, b, c), T(2, 3, 4), T(2, 4, 2), T(2)),
+    "dropout": case(lambda a: F.dropout(a, 0.0) * 2.0 + F.dropout(a, 1.0), T(3, 4)),
+    "embedding": case(lambda w: F.embedding(np.array([[1, 0], [1, 3]]), w, padding_idx=2), T(4, 3)),
+    "scaled_dot_product_attention": case(
+        lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m),
+        T(2, 3, 4), T(2, 5, 4), T(2, 5, 3), T(3, 5)),
 }
 
 X = ag.tensor(distinct(2, 3))
@@ -185,6 +204,8 @@ CONSTANT = {
     "logical_xor": lambda: (X > 0) ^ (X < 1), "logical_not": lambda: ~(X > 0),
     "isnan": lambda: X.isnan(),
     "argmax": lambda: X.argmax(axis=1), "argmin": lambda: X.argmin(),
+    # model building blocks (issue 8)
+    "one_hot": lambda: F.one_hot(np.array([2, 0, 1]), 4),
 }
 
 

@@ -2,13 +2,14 @@
 
 ``Module`` and ``Parameter`` (module.py) do the bookkeeping; ``Sequential``, ``ModuleList`` and
 ``ModuleDict`` (containers.py) hold other modules; layers.py has ``Linear``, ``Embedding``,
-``LayerNorm``, ``Dropout``; conv.py, pooling.py and norm.py the convolution, pooling and
-normalisation layers; rnn.py the recurrent layers ``RNN``, ``GRU``, ``LSTM`` and their cells;
-activations.py and losses.py wrap ``nn.functional`` as modules; ``nn.init`` initialises weights;
-``nn.utils`` clips gradients.
+``LayerNorm``, ``Dropout``; attention.py has ``MultiheadAttention``; conv.py, pooling.py and
+norm.py the convolution, pooling and normalisation layers; rnn.py the recurrent layers ``RNN``,
+``GRU``, ``LSTM`` and their cells; activations.py and losses.py wrap ``nn.functional`` as
+modules; ``nn.init`` initialises weights; ``nn.utils`` clips gradients.
 """
 from . import functional  # noqa: F401
 from . import init, utils  # noqa: F401
+from .attention import MultiheadAttention  # noqa: F401
 from .activations import (  # noqa: F401
     ELU, GELU, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "functional", "init", "utils",
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict",
     "Identity", "Flatten", "Linear", "Dropout", "Embedding", "LayerNorm",
+    "MultiheadAttention",
     "Sigmoid", "Tanh", "ReLU", "Softmax", "LogSoftmax", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus",
     "SquaredError", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
     # recurrent layers

@@ -2,8 +2,8 @@
 as F``).
 
 The ops themselves, with their backward rules, live in ``autograd.ops`` (``activation``, ``loss``,
-``linalg``, and ``conv``, ``pool``, ``pad``, ``norm``); this module only gathers the names users
-write.
+``linalg``, ``conv``, ``pool``, ``pad``, ``norm``, ``nn``, ``attention``); this module only
+gathers the names users write.
 """
 from ..ops.activation import (  # noqa: F401
     elu,
@@ -39,6 +39,10 @@ from ..ops.pool import (  # noqa: F401, E402
     max_pool2d,
 )
 
+# regularisation, lookup and attention
+from ..ops.attention import scaled_dot_product_attention  # noqa: F401, E402
+from ..ops.nn import dropout, embedding, one_hot  # noqa: F401, E402
+
 __all__ = [
     "elu", "gelu", "leaky_relu", "log_softmax", "relu", "sigmoid", "silu", "softmax", "softplus",
     "tanh", "linear", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
@@ -46,4 +50,5 @@ __all__ = [
     # model building blocks
     "conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool2d", "avg_pool1d",
     "avg_pool2d", "adaptive_avg_pool2d", "pad", "batch_norm", "layer_norm", "group_norm",
+    "dropout", "embedding", "one_hot", "scaled_dot_product_attention",
 ]

@@ -10,11 +10,9 @@ import math
 from typing import Any, Optional, Sequence, Union
 
 from .. import backend as B
-from .. import creation
-from ..ops.elementwise import where
 from ..ops.linalg import linear
+from ..ops.nn import dropout, embedding
 from ..ops.norm import layer_norm
-from ..ops.shape import getitem
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
@@ -102,27 +100,12 @@ class Dropout(Module):
         self.p = float(p)
 
     def forward(self, x: Tensor) -> Tensor:
-        """``x`` times a random keep-mask scaled by 1/(1 − p) (training), or ``x`` (eval)."""
-        if not self.training or self.p == 0.0:
-            return x
-        if self.p == 1.0:
-            return x * 0.0
-        keep = creation.draw("random", x.shape) >= self.p
-        scale = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
-        return x * Tensor(scale)
+        """``x`` times a random keep-mask scaled by 1/(1 − p) (training), or ``x`` (eval):
+        ``F.dropout(x, p, training)``."""
+        return dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
-
-
-def _indices(idx: Any):
-    arr = idx.data if isinstance(idx, Tensor) else B.asarray(idx)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(
-            f"Embedding: indices must be integers, got dtype {arr.dtype} (build them with "
-            f"dtype=ag.int64, or from a NumPy integer array)"
-        )
-    return arr
 
 
 class Embedding(Module):
@@ -154,17 +137,9 @@ class Embedding(Module):
             self.weight._written()
 
     def forward(self, idx: Any) -> Tensor:
-        """``weight[idx]``: shape idx.shape + (embedding_dim,)."""
-        arr = _indices(idx)
-        if arr.size and (arr.min() < 0 or arr.max() >= self.num_embeddings):
-            bad = arr.min() if arr.min() < 0 else arr.max()
-            raise IndexError(f"Embedding: index {int(bad)} is out of range for {self.num_embeddings} rows")
-        out = getitem(self.weight, arr)
-        if self.padding_idx is None or not out.requires_grad:
-            return out
-        # Same values everywhere; the gradient passes only where the index is not padding.
-        real = (arr != self.padding_idx)[..., None]
-        return where(real, out, out.detach())
+        """``weight[idx]``: shape idx.shape + (embedding_dim,) (``F.embedding``; the row at
+        ``padding_idx`` gets no gradient)."""
+        return embedding(idx, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"

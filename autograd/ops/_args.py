@@ -33,6 +33,22 @@ def normalize_axis(axis: int, ndim: int, op: str) -> int:
     return a % ndim if ndim else 0
 
 
+def broadcast_shape(*shapes: tuple) -> tuple | None:
+    """The shape NumPy's broadcasting gives ``shapes``, or None when they do not broadcast."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for k in range(ndim):
+        n = 1
+        for s in shapes:
+            d = s[k - ndim + len(s)] if k - ndim + len(s) >= 0 else 1
+            if d != 1:
+                if n not in (1, d):
+                    return None
+                n = d
+        out.append(n)
+    return tuple(out)
+
+
 # ----------------------------------------------------------------------------- dtypes
 # PyTorch's promotion, which keeps float32 where NumPy's would give float64 (README, "dtype"):
 # an integer or bool operand takes the floating operand's dtype; between floating operands a

@@ -185,11 +185,21 @@ def gelu(x: Any) -> Tensor:
 
 @defvjp(gelu, reads="inputs", shows="f' = Φ(z) + z·φ(z)", methods=("gelu",))
 def _gelu_vjp(xp, ctx, g, y, x):
-    cdf = ((xp.erf(x * _INV_SQRT2)) + 1) * 0.5
+    # Φ(x) and φ(x) are built in fresh arrays, in place (four arrays instead of twelve: this
+    # rule runs on the widest activations of a transformer).
+    d = xp.erf(x * _INV_SQRT2)
+    d += 1
+    d *= 0.5
     # φ(x) underflows to 0 long before |x| = 40; clipping keeps x² from overflowing at huge x.
-    xc = xp.clip(x, -40.0, 40.0)
-    pdf = xp.exp(xc * xc * -0.5) * _INV_SQRT_2PI
-    return (g * (cdf + x * pdf),)
+    pdf = xp.clip(x, -40.0, 40.0)
+    pdf *= pdf
+    pdf *= -0.5
+    pdf = xp.exp(pdf)
+    pdf *= _INV_SQRT_2PI
+    pdf *= x
+    d += pdf
+    d *= g
+    return (d,)
 
 
 def silu(x: Any) -> Tensor:

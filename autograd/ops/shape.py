@@ -1,10 +1,11 @@
-"""Shape ops: reshape, transpose, squeeze/unsqueeze, broadcast, indexing, concatenate, stack.
+"""Shape ops: reshape, transpose, squeeze/unsqueeze, broadcast, indexing, concatenate, stack,
+split and chunk.
 
 These move values without changing them, so each backward rule moves the gradient back: the
 inverse reshape, the inverse permutation, the sum over broadcast axes (done by the engine), the
 scatter of an indexed gradient into zeros. Six of them record nodes of their own
 (``reshape``, ``transpose``, ``expand``, ``getitem`` and its adjoint ``scatter_add``,
-``concatenate``); the others are compositions of these.
+``concatenate``); the others (``split`` and ``chunk`` among them) are compositions of these.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from ._args import axis_arg, normalize_axis, shape_arg
 
 __all__ = [
     "reshape", "transpose", "permute", "squeeze", "unsqueeze", "flatten", "broadcast_to",
-    "expand", "concatenate", "cat", "stack", "clone",
+    "expand", "concatenate", "cat", "stack", "split", "chunk", "clone",
 ]
 
 
@@ -282,3 +283,58 @@ def stack(tensors: Sequence[Any], axis: int = 0, *, dim: Any = None) -> Tensor:
 
 
 composite(stack, xp=("stack",))
+
+
+# ----------------------------------------------------------------------------- splitting
+def split(x: Any, split_size_or_sections: Any, axis: int = 0, *, dim: Any = None) -> tuple:
+    """Cut ``x`` into pieces along ``axis``, as PyTorch's ``split``: an int is the size of every
+    piece (the last one may be smaller), a list gives the size of each piece (they must add up
+    to the axis's length). Returns a tuple of tensors, each a slice of ``x``."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("split: a 0-d tensor has no axis to split along")
+    axis = normalize_axis(axis_arg(axis, dim, 0), x.ndim, "split")
+    n = x.shape[axis]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [int(s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes) or sum(sizes) != n:
+            raise ValueError(
+                f"split: section sizes {sizes} must be non-negative and add up to {n}, the length "
+                f"of axis {axis} of shape {x.shape}"
+            )
+    else:
+        size = int(split_size_or_sections)
+        if size < 0 or (size == 0 and n > 0):
+            raise ValueError(
+                f"split: split_size must be positive (0 only for an empty axis), got {size} for "
+                f"axis {axis} of shape {x.shape}"
+            )
+        sizes = [min(size, n - start) for start in range(0, n, size)] if n else [0]
+    lead = (slice(None),) * axis
+    pieces, start = [], 0
+    for s in sizes:
+        pieces.append(getitem(x, lead + (slice(start, start + s),)))
+        start += s
+    return tuple(pieces)
+
+
+def chunk(x: Any, chunks: int, axis: int = 0, *, dim: Any = None) -> tuple:
+    """Cut ``x`` into at most ``chunks`` pieces along ``axis``, as PyTorch's ``chunk``: every
+    piece has ⌈n / chunks⌉ elements except the last, which may be smaller, so there can be fewer
+    than ``chunks`` pieces (5 elements in 4 chunks give sizes 2, 2, 1). An empty axis gives
+    ``chunks`` empty pieces."""
+    x = as_tensor(x)
+    chunks = int(chunks)
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    if x.ndim == 0:
+        raise ValueError("chunk: a 0-d tensor has no axis to split along")
+    axis = normalize_axis(axis_arg(axis, dim, 0), x.ndim, "chunk")
+    n = x.shape[axis]
+    if n == 0:
+        return split(x, [0] * chunks, axis)
+    return split(x, -(-n // chunks), axis)
+
+
+composite(split, methods=("split",))
+composite(chunk, methods=("chunk",))
