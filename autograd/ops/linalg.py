@@ -181,6 +181,9 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
     forward) gets its gradient broadcast along it (an extra operand of ones); a repeated letter
     gets it on the diagonal only (an extra identity matrix joining the repeat to a fresh letter).
     """
+    if not isinstance(subscripts, str):
+        raise TypeError(f"einsum: the subscripts come first, as a string such as 'ij,jk->ik'; "
+                        f"got {type(subscripts).__name__}")
     ops = tuple(o if isinstance(o, Tensor) else as_tensor(o) for o in operands)
     if not ops:
         raise ValueError("einsum: needs at least one operand")

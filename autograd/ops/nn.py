@@ -11,6 +11,7 @@ from typing import Any, Optional
 from .. import backend as B
 from .. import creation
 from ..graph import defvjp, nondifferentiable, record
+from ..state import require
 from ..tensor import Tensor, as_tensor
 
 __all__ = ["dropout", "embedding", "one_hot"]
@@ -72,9 +73,14 @@ def embedding(input: Any, weight: Any, padding_idx: Optional[int] = None) -> Ten
         raise ValueError(f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got "
                          f"shape {weight.shape}")
     n = weight.shape[0]
-    if arr.size and (arr.min() < 0 or arr.max() >= n):
-        bad = arr.min() if arr.min() < 0 else arr.max()
-        raise IndexError(f"embedding: index {int(bad)} is out of range for {n} rows")
+
+    def out_of_range(idx: Any) -> IndexError:
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        return IndexError(f"embedding: index {int(bad)} is out of range for {n} rows "
+                          f"(indices must lie in 0..{n - 1})")
+
+    # a check on values (a compiled step makes it again at every replay)
+    require((arr >= 0) & (arr < n), out_of_range, arr)
     if padding_idx is not None:
         if not -n <= padding_idx < n:
             raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {n} rows")
@@ -96,18 +102,25 @@ def one_hot(labels: Any, num_classes: int = -1) -> Tensor:
     than the largest label. Not differentiable (its input is integers)."""
     arr = _indices("one_hot", labels)
     n = int(num_classes)
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"one_hot: class values must be non-negative; got {int(arr.min())}")
+    require(arr >= 0, _negative_class, arr)
     if n == -1:
         if not arr.size:
             raise ValueError("one_hot: cannot infer num_classes from empty labels; pass it")
         n = int(arr.max()) + 1
     elif n < 0:
         raise ValueError(f"one_hot: num_classes must be -1 or non-negative, got {n}")
-    elif arr.size and arr.max() >= n:
-        raise ValueError(f"one_hot: class value {int(arr.max())} is out of range for "
-                         f"num_classes={n} (values must be below it)")
+    else:
+        require(arr < n, _class_too_large, arr, n)
     return Tensor(B.astype(arr[..., None] == B.arange(n), B.int64))
+
+
+def _negative_class(labels: Any) -> ValueError:
+    return ValueError(f"one_hot: class values must be non-negative; got {int(labels.min())}")
+
+
+def _class_too_large(labels: Any, n: int) -> ValueError:
+    return ValueError(f"one_hot: class value {int(labels.max())} is out of range for "
+                      f"num_classes={n} (values must be below it)")
 
 
 nondifferentiable(one_hot)
