@@ -1,7 +1,7 @@
 """Tensor constructors: ``tensor``, ``zeros``, ``ones``, ``full``, ``arange``, ``eye``, random."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as _np  # the random generator is a host-side concern
 
@@ -43,11 +43,11 @@ def _shape(shape: tuple) -> tuple:
     return tuple(shape)
 
 
-def _make(data: Any, requires_grad: bool, dtype: Any, name: Optional[str]) -> Tensor:
+def _make(data: Any, requires_grad: bool, dtype: Any, name: str | None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: Optional[str] = None) -> Tensor:
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
     """A new tensor holding a copy of ``data`` (same dtype policy as ``Tensor``)."""
     if isinstance(data, Tensor):
         data = data.data
@@ -56,18 +56,18 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: Opti
     return _make(data, requires_grad, dtype, name)
 
 
-def zeros(*shape: Any, requires_grad: bool = False, dtype: Any = None, name: Optional[str] = None) -> Tensor:
+def zeros(*shape: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
     """A tensor of zeros (float32 unless ``dtype`` says otherwise)."""
     return _make(B.zeros(_shape(shape), dtype=dtype or float32), requires_grad, None, name)
 
 
-def ones(*shape: Any, requires_grad: bool = False, dtype: Any = None, name: Optional[str] = None) -> Tensor:
+def ones(*shape: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
     """A tensor of ones (float32 unless ``dtype`` says otherwise)."""
     return _make(B.ones(_shape(shape), dtype=dtype or float32), requires_grad, None, name)
 
 
 def full(shape: Any, fill_value: float, requires_grad: bool = False, dtype: Any = None,
-         name: Optional[str] = None) -> Tensor:
+         name: str | None = None) -> Tensor:
     """A tensor of ``shape`` filled with ``fill_value`` (float32 unless ``dtype`` says otherwise)."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     return _make(B.full(shape, fill_value, dtype=dtype or float32), requires_grad, None, name)
@@ -85,8 +85,8 @@ def ones_like(t: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     return _make(B.ones(d.shape, dtype=dtype or d.dtype), requires_grad, None, None)
 
 
-def arange(start: float, end: Optional[float] = None, step: float = 1, requires_grad: bool = False,
-           dtype: Any = None, name: Optional[str] = None) -> Tensor:
+def arange(start: float, end: float | None = None, step: float = 1, requires_grad: bool = False,
+           dtype: Any = None, name: str | None = None) -> Tensor:
     """Evenly spaced values in [start, end). As in PyTorch, all-integer arguments give int64 and
     any float argument gives float32, unless ``dtype`` says otherwise."""
     if end is None:
@@ -96,19 +96,19 @@ def arange(start: float, end: Optional[float] = None, step: float = 1, requires_
     return _make(B.arange(start, end, step, dtype=dtype), requires_grad, None, name)
 
 
-def eye(n: int, m: Optional[int] = None, requires_grad: bool = False, dtype: Any = None,
-        name: Optional[str] = None) -> Tensor:
+def eye(n: int, m: int | None = None, requires_grad: bool = False, dtype: Any = None,
+        name: str | None = None) -> Tensor:
     """The n×m identity matrix (float32 unless ``dtype`` says otherwise)."""
     return _make(B.eye(n, m, dtype=dtype or float32), requires_grad, None, name)
 
 
-def randn(*shape: Any, requires_grad: bool = False, dtype: Any = None, name: Optional[str] = None) -> Tensor:
+def randn(*shape: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
     """Standard normal samples (float32 unless ``dtype`` says otherwise)."""
     data = draw("standard_normal", _shape(shape)).astype(dtype or float32)
     return _make(B.asarray(data), requires_grad, None, name)
 
 
-def rand(*shape: Any, requires_grad: bool = False, dtype: Any = None, name: Optional[str] = None) -> Tensor:
+def rand(*shape: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
     """Uniform samples from [0, 1) (float32 unless ``dtype`` says otherwise)."""
     data = draw("random", _shape(shape)).astype(dtype or float32)
     return _make(B.asarray(data), requires_grad, None, name)

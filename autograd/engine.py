@@ -19,7 +19,8 @@ here and only here.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 from . import backend as B
 from . import memory, state
@@ -163,8 +164,8 @@ def run_backward(
     root_grads: Sequence[Any],
     retain_graph: bool = False,
     create_graph: bool = False,
-    inputs: Optional[Sequence[Tensor]] = None,
-) -> Optional[list]:
+    inputs: Sequence[Tensor] | None = None,
+) -> list | None:
     """Propagate ``root_grads`` (from :func:`seeds`) from ``roots`` back through the graph.
 
     With ``inputs=None`` gradients are accumulated into ``.grad`` of leaves (and of tensors that
@@ -414,7 +415,7 @@ def _leading_to(order: list, want_nodes: set, want_leaves: set) -> tuple[list, s
 def backward(
     self: Tensor,
     gradient: Any = None,
-    retain_graph: Optional[bool] = None,
+    retain_graph: bool | None = None,
     create_graph: bool = False,
 ) -> None:
     """Accumulate d(self)/d(leaf), weighted by ``gradient``, into ``.grad`` of every leaf.
@@ -432,7 +433,7 @@ def grad(
     outputs: Any,
     inputs: Any,
     grad_outputs: Any = None,
-    retain_graph: Optional[bool] = None,
+    retain_graph: bool | None = None,
     create_graph: bool = False,
     allow_unused: bool = False,
 ) -> tuple:

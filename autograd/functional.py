@@ -5,7 +5,8 @@ and differentiates it at ``inputs`` without touching any ``.grad``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from . import backend as B
 from . import engine, graph

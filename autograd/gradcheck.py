@@ -1,7 +1,8 @@
 """Checking backward rules against central finite differences in float64."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as _np  # finite differences are a host-side check
 
@@ -146,7 +147,7 @@ def gradgradcheck(
               for g in _as_tuple(grad_outputs)]
 
     def first_derivative(*xs: Any) -> tuple:
-        ys = [o for o in _flat_outputs(fn, xs)]
+        ys = list(_flat_outputs(fn, xs))
         keep = [(y, v) for y, v in zip(ys, vs) if y.requires_grad]
         gs = engine.grad([y for y, _ in keep], [xs[i] for i in wrt], [Tensor(v) for _, v in keep],
                          create_graph=True, allow_unused=True)

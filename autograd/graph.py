@@ -25,7 +25,8 @@ from __future__ import annotations
 import functools
 import inspect
 from types import SimpleNamespace
-from typing import Any, Callable, Iterable, NamedTuple, Optional, Sequence
+from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Sequence
 
 from . import backend as B
 from . import memory, state
@@ -48,8 +49,8 @@ class Diagnose(NamedTuple):
     """
 
     kind: str
-    slope: Optional[Callable] = None
-    text: Optional[str] = None
+    slope: Callable | None = None
+    text: str | None = None
 
 
 class Op:
@@ -57,8 +58,9 @@ class Op:
 
     ``name``: the node name (``tanh``), shown in pictures and errors. ``forward``: the function
     users call. ``rule``: the backward rule, or None for an op that records nothing of its own:
-    a comparison (``composite`` false) or a composition of other ops (``composite`` true). ``reads_inputs``/``reads_output``: what the rule reads. ``shows``: the formula
-    under the op's name in pictures. ``xp``: the names under which ``forward`` stands in the
+    a comparison (``composite`` false) or a composition of other ops (``composite`` true).
+    ``reads_inputs``/``reads_output``: what the rule reads. ``shows``: the formula under the op's
+    name in pictures. ``xp``: the names under which ``forward`` stands in the
     ``create_graph`` namespace. ``methods``/``reflected``: Tensor methods bound to ``forward``
     (reflected ones swap the operands). ``on_tensors``: the rule always receives Tensors (for
     user-defined ops). ``second_order``: the rule is itself differentiable. ``diagnose``: how the
@@ -69,8 +71,8 @@ class Op:
     __slots__ = ("name", "forward", "rule", "composite", "reads_inputs", "reads_output", "shows",
                  "xp", "methods", "reflected", "on_tensors", "second_order", "diagnose")
 
-    def __init__(self, forward: Callable, rule: Optional[Callable], *, name: Optional[str] = None,
-                 reads: str = "both", shows: Optional[str] = None, xp: Sequence[str] = (),
+    def __init__(self, forward: Callable, rule: Callable | None, *, name: str | None = None,
+                 reads: str = "both", shows: str | None = None, xp: Sequence[str] = (),
                  methods: Sequence[str] = (), reflected: Sequence[str] = (),
                  on_tensors: bool = False, second_order: bool = True,
                  diagnose: Any = None, composite: bool = False) -> None:
@@ -191,7 +193,7 @@ class Node:
     def name(self) -> str:
         return self.op.name
 
-    def _extra(self) -> "NodeExtra":
+    def _extra(self) -> NodeExtra:
         if self.extra is None:
             self.extra = NodeExtra()
         return self.extra
@@ -206,16 +208,16 @@ class Node:
         self._extra().retain = ref
 
     @property
-    def hooks(self) -> Optional[list]:
+    def hooks(self) -> list | None:
         """The output's gradient hooks (``Tensor.register_hook``), or None."""
         return None if self.extra is None else self.extra.hooks
 
     @hooks.setter
-    def hooks(self, hooks: Optional[list]) -> None:
+    def hooks(self, hooks: list | None) -> None:
         self._extra().hooks = hooks
 
     @property
-    def where(self) -> Optional[str]:
+    def where(self) -> str | None:
         """The user's source line that ran the forward (recorded under ``detect_anomaly``)."""
         return None if self.extra is None else self.extra.where
 
@@ -245,7 +247,7 @@ _ONE = (True,)
 _PAIRS = (((False, False), (False, True)), ((True, False), (True, True)))
 
 
-def record(data: Any, op: Op, inputs: tuple, saved: Any = None, view_of: Optional[Tensor] = None
+def record(data: Any, op: Op, inputs: tuple, saved: Any = None, view_of: Tensor | None = None
            ) -> Tensor:
     """Wrap an op's result ``data`` in a Tensor, attaching a graph node when gradients are wanted:
     grad mode is on and at least one input requires grad.

@@ -34,7 +34,7 @@ tensor per node, preferring the one that still has values (:func:`prefer`).
 from __future__ import annotations
 
 import weakref
-from typing import Any, Optional
+from typing import Any
 
 from . import backend as B
 from .tensor import Tensor, _Size
@@ -72,16 +72,16 @@ class ReleasedTensor(Tensor):
         return B.no_values(self._shape, self._dtype)
 
     @property
-    def name(self) -> Optional[str]:  # type: ignore[override]
+    def name(self) -> str | None:  # type: ignore[override]
         t = self._origin()
         return t.name if t is not None else self._name
 
     @name.setter
-    def name(self, value: Optional[str]) -> None:
+    def name(self, value: str | None) -> None:
         self._name = value
 
     @property
-    def grad(self) -> Optional[Tensor]:  # type: ignore[override]
+    def grad(self) -> Tensor | None:  # type: ignore[override]
         t = self._origin()
         return t.grad if t is not None else None
 

@@ -12,7 +12,7 @@ import json
 import os
 import zipfile
 from collections import OrderedDict
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import numpy as _np  # the file format is NumPy's
 
@@ -25,7 +25,7 @@ _TREE = "__autograd_tree__"
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def _encode(obj: Any, arrays: "OrderedDict[str, Any]", path: str) -> Any:
+def _encode(obj: Any, arrays: OrderedDict[str, Any], path: str) -> Any:
     """A JSON-able description of ``obj``; its arrays go into ``arrays`` under unique names."""
     if isinstance(obj, Tensor) or B.is_array(obj) or isinstance(obj, (_np.ndarray, _np.generic)):
         if isinstance(obj, Tensor):
@@ -125,7 +125,7 @@ MIN_EXPANSION_BYTES = 64 * 2**20
 MAX_EXPANSION_RATIO = 16
 
 
-def load(path: PathLike, max_bytes: Optional[int] = None) -> Any:
+def load(path: PathLike, max_bytes: int | None = None) -> Any:
     """Read what :func:`save` wrote: a state dict (an ``OrderedDict`` of names to Tensors, in the
     saved order) or the nested object. A plain ``.npz`` from ``numpy.savez`` loads as a dict of
     Tensors too.

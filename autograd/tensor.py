@@ -8,18 +8,31 @@ from __future__ import annotations
 
 import weakref
 from itertools import count
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator
 
 from . import backend as B
 from . import state
 
+if TYPE_CHECKING:  # the ops import this module; a type checker reads them the other way round
+    from . import engine as _engine
+    from .ops import activation as _activation
+    from .ops import cumulative as _cumulative
+    from .ops import elementwise as _elementwise
+    from .ops import indexing as _indexing
+    from .ops import linalg as _linalg
+    from .ops import powers as _powers
+    from .ops import reduce as _reduce
+    from .ops import shape as _shape_ops
+
 DTypeLike = Any
+Number = float  # a Python number (in the class body ``float`` is the ``.float()`` method)
 
 
 class _Size(int):
     """``x.size`` is the element count (NumPy) and ``x.size()`` / ``x.size(d)`` the shape (PyTorch)."""
 
-    def __new__(cls, shape: tuple) -> "_Size":
+    def __new__(cls, shape: tuple) -> _Size:
         n = 1
         for s in shape:
             n *= s
@@ -27,7 +40,7 @@ class _Size(int):
         obj._shape = shape
         return obj
 
-    def __call__(self, dim: Optional[int] = None):
+    def __call__(self, dim: int | None = None):
         return self._shape if dim is None else self._shape[dim]
 
 
@@ -70,7 +83,7 @@ class Tensor:
         data: Any,
         requires_grad: bool = False,
         dtype: DTypeLike = None,
-        name: Optional[str] = None,
+        name: str | None = None,
     ) -> None:
         self.data = _to_array(data, dtype)
         if self.data.dtype.kind not in "biufc":  # text, bytes, objects, dates: not numbers
@@ -84,9 +97,9 @@ class Tensor:
             )
         self.requires_grad = bool(requires_grad)
         self.grad_fn: Any = None  # the graph node that made this tensor (None for a leaf)
-        self._grad: Optional[Tensor] = None
+        self._grad: Tensor | None = None
         self.name = name
-        self._vc: Optional[Version] = None  # created on the first in-place change or sharing
+        self._vc: Version | None = None  # created on the first in-place change or sharing
 
     # ------------------------------------------------------------------ array facts
     @property
@@ -134,7 +147,7 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
 
-    def __iter__(self) -> Iterator["Tensor"]:
+    def __iter__(self) -> Iterator[Tensor]:
         for i in range(len(self)):
             yield self[i]
 
@@ -172,7 +185,7 @@ class Tensor:
 
     # ------------------------------------------------------------------ autograd
     @property
-    def grad(self) -> Optional["Tensor"]:
+    def grad(self) -> Tensor | None:
         """The accumulated gradient (a Tensor), or None. Assignable, e.g. ``x.grad = None``."""
         return self._grad
 
@@ -194,24 +207,24 @@ class Tensor:
     # ``backward()`` is attached by engine.py, and the op methods these call by their ops'
     # registrations (graph.register).
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         """The tensor with its axes reversed."""
         return self.transpose()
 
     @property
-    def mT(self) -> "Tensor":
+    def mT(self) -> Tensor:
         """The tensor with its last two axes swapped."""
         return self.swapaxes(-1, -2)
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         """This tensor as float32."""
         return self.astype(B.float32)
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         """This tensor as float64."""
         return self.astype(B.float64)
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A tensor sharing this one's data (and its version counter), cut from the graph
         (requires_grad=False)."""
         t = Tensor(self.data)
@@ -219,7 +232,7 @@ class Tensor:
         t._vc = self._shared_version()
         return t
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` on a leaf in place; returns self."""
         if not self.is_leaf:
             raise RuntimeError(
@@ -232,7 +245,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def register_hook(self, hook: Callable[["Tensor"], Optional["Tensor"]]) -> "RemovableHandle":
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call ``hook(grad)`` with this tensor's gradient whenever backward computes it; a
         non-None return replaces the gradient (for this tensor's inputs, its ``.grad`` and
         ``retain_grad()``). Returns a handle whose ``remove()`` unregisters the hook.
@@ -250,7 +263,7 @@ class Tensor:
             return RemovableHandle(node.hooks, hook)
         return RemovableHandle(self._leaf_hooks().pre, hook)
 
-    def register_post_accumulate_grad_hook(self, hook: Callable[["Tensor"], None]) -> "RemovableHandle":
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> RemovableHandle:
         """Call ``hook(tensor)`` as soon as backward has finished adding to this leaf's ``.grad``
         (before the rest of the graph is done, where nothing later can add to it). Distributed
         training uses it to start communicating gradients while backward still runs."""
@@ -260,7 +273,7 @@ class Tensor:
         post_hook_tensors[id(self)] = self
         return RemovableHandle(self._leaf_hooks().post, hook)
 
-    def _leaf_hooks(self) -> "LeafHooks":
+    def _leaf_hooks(self) -> LeafHooks:
         hooks = getattr(self, "_hooks", None)
         if hooks is None:
             hooks = self._hooks = LeafHooks()
@@ -286,7 +299,7 @@ class Tensor:
     # changed in place while grad mode is on (as in PyTorch). A result in the middle of a graph
     # (requires grad, grad mode on) gets a new recorded tensor bound to the name instead, since
     # nodes recorded earlier must keep seeing its old values.
-    def _inplace(self, other: Any, ufunc: Any, method: str, what: str) -> "Tensor":
+    def _inplace(self, other: Any, ufunc: Any, method: str, what: str) -> Tensor:
         if self.requires_grad and state.current.mode.grad:
             if self.grad_fn is None:
                 raise RuntimeError(
@@ -308,40 +321,40 @@ class Tensor:
         self._written()
         return self
 
-    def __iadd__(self, other: Any) -> "Tensor":
+    def __iadd__(self, other: Any) -> Tensor:
         return self._inplace(other, B.add, "__add__", "x += ...")
 
-    def __isub__(self, other: Any) -> "Tensor":
+    def __isub__(self, other: Any) -> Tensor:
         return self._inplace(other, B.subtract, "__sub__", "x -= ...")
 
-    def __imul__(self, other: Any) -> "Tensor":
+    def __imul__(self, other: Any) -> Tensor:
         return self._inplace(other, B.multiply, "__mul__", "x *= ...")
 
-    def __itruediv__(self, other: Any) -> "Tensor":
+    def __itruediv__(self, other: Any) -> Tensor:
         return self._inplace(other, B.divide, "__truediv__", "x /= ...")
 
-    def __ipow__(self, other: Any) -> "Tensor":
+    def __ipow__(self, other: Any) -> Tensor:
         return self._inplace(other, B.pow, "__pow__", "x **= ...")
 
-    def add_(self, other: Any, alpha: float = 1) -> "Tensor":
+    def add_(self, other: Any, alpha: Number = 1) -> Tensor:
         """``self += alpha * other``, in place (see the in-place semantics above)."""
         return self.__iadd__(other if alpha == 1 else other * alpha)
 
-    def mul_(self, other: Any) -> "Tensor":
+    def mul_(self, other: Any) -> Tensor:
         """``self *= other``, in place."""
         return self.__imul__(other)
 
-    def copy_(self, src: Any) -> "Tensor":
+    def copy_(self, src: Any) -> Tensor:
         """Overwrite the values with ``src`` (broadcast to this shape, cast to this dtype)."""
         self[...] = src
         return self
 
-    def fill_(self, value: float) -> "Tensor":
+    def fill_(self, value: Number) -> Tensor:
         """Set every element to ``value``, in place."""
         self[...] = value
         return self
 
-    def zero_(self) -> "Tensor":
+    def zero_(self) -> Tensor:
         """Set every element to 0, in place (``x.grad.zero_()``)."""
         return self.fill_(0)
 
@@ -370,7 +383,7 @@ class Tensor:
         """How many in-place changes this tensor's values (or a view of them) have had."""
         return 0 if self._vc is None else self._vc.count
 
-    def _shared_version(self) -> "Version":
+    def _shared_version(self) -> Version:
         """This tensor's version counter, created if needed, to share with a view or a detach."""
         vc = self._vc
         if vc is None:
@@ -382,6 +395,113 @@ class Tensor:
         vc = self._shared_version()
         vc.count += 1
         vc.stamp = Version.last = next(clock)
+
+
+    # ------------------------------------------------------------------ for type checkers
+    # At run time each op's registration attaches these (graph.register) and engine.py attaches
+    # backward; a type checker cannot see that, so it is told here which function each one is.
+    # tests/test_architecture.py checks that this list and the registry agree.
+    if TYPE_CHECKING:
+        # elementwise
+        __abs__ = _elementwise.abs
+        __add__ = _elementwise.add
+        __and__ = _elementwise.logical_and
+        __eq__ = _elementwise.eq  # type: ignore[override]
+        __ge__ = _elementwise.ge
+        __gt__ = _elementwise.gt
+        __invert__ = _elementwise.logical_not
+        __le__ = _elementwise.le
+        __lt__ = _elementwise.lt
+        __mul__ = _elementwise.mul
+        __ne__ = _elementwise.ne  # type: ignore[override]
+        __neg__ = _elementwise.neg
+        __or__ = _elementwise.logical_or
+        __pow__ = _elementwise.pow
+        __radd__ = _elementwise.add
+        __rand__ = _elementwise.logical_and
+        __rmul__ = _elementwise.mul
+        __ror__ = _elementwise.logical_or
+        __rpow__ = _elementwise.pow
+        __rsub__ = _elementwise.sub
+        __rtruediv__ = _elementwise.div
+        __rxor__ = _elementwise.logical_xor
+        __sub__ = _elementwise.sub
+        __truediv__ = _elementwise.div
+        __xor__ = _elementwise.logical_xor
+        abs = _elementwise.abs
+        add = _elementwise.add
+        astype = _elementwise.astype
+        atan2 = _elementwise.atan2
+        clamp = _elementwise.clip
+        clip = _elementwise.clip
+        cos = _elementwise.cos
+        div = _elementwise.div
+        erf = _elementwise.erf
+        exp = _elementwise.exp
+        isnan = _elementwise.isnan
+        log = _elementwise.log
+        log1p = _elementwise.log1p
+        maximum = _elementwise.maximum
+        minimum = _elementwise.minimum
+        mul = _elementwise.mul
+        neg = _elementwise.neg
+        pow = _elementwise.pow
+        sign = _elementwise.sign
+        sin = _elementwise.sin
+        sqrt = _elementwise.sqrt
+        sub = _elementwise.sub
+        to = _elementwise.astype
+        # activation
+        elu = _activation.elu
+        gelu = _activation.gelu
+        leaky_relu = _activation.leaky_relu
+        log_softmax = _activation.log_softmax
+        relu = _activation.relu
+        sigmoid = _activation.sigmoid
+        silu = _activation.silu
+        softmax = _activation.softmax
+        softplus = _activation.softplus
+        tanh = _activation.tanh
+        # cumulative
+        cumsum = _cumulative.cumsum
+        # indexing
+        masked_fill = _indexing.masked_fill
+        tril = _indexing.tril
+        triu = _indexing.triu
+        # linalg
+        __matmul__ = _linalg.matmul
+        __rmatmul__ = _linalg.matmul
+        bmm = _linalg.bmm
+        matmul = _linalg.matmul
+        norm = _linalg.norm
+        # powers
+        square = _powers.square
+        # reduce
+        argmax = _reduce.argmax
+        argmin = _reduce.argmin
+        logsumexp = _reduce.logsumexp
+        max = _reduce.max
+        mean = _reduce.mean
+        min = _reduce.min
+        std = _reduce.std
+        sum = _reduce.sum
+        var = _reduce.var
+        # shape
+        __getitem__ = _shape_ops.getitem
+        broadcast_to = _shape_ops.broadcast_to
+        chunk = _shape_ops.chunk
+        clone = _shape_ops.clone
+        expand = _shape_ops.expand
+        flatten = _shape_ops.flatten
+        permute = _shape_ops.permute
+        reshape = _shape_ops.reshape
+        split = _shape_ops.split
+        squeeze = _shape_ops.squeeze
+        swapaxes = _shape_ops.swapaxes
+        transpose = _shape_ops.transpose
+        unsqueeze = _shape_ops.unsqueeze
+        view = _shape_ops.reshape
+        backward = _engine.backward
 
 
 Tensor.released = False  # a ReleasedTensor (memory.py) stands in for a tensor without values
@@ -409,7 +529,7 @@ class Version:
 #: Leaves that have (or had) post-accumulate hooks, by id: backward looks here, so that a graph
 #: without any pays nothing for the feature. (Weak values: a WeakSet would compare tensors
 #: with ``==``, which is element-wise.)
-post_hook_tensors: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
+post_hook_tensors: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
 
 
 class LeafHooks:
@@ -439,7 +559,7 @@ class RemovableHandle:
                 del self._hooks[i]
                 return
 
-    def __enter__(self) -> "RemovableHandle":
+    def __enter__(self) -> RemovableHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,8 +15,8 @@ Memory:
   Python allocation down a lot). It counts Python objects and NumPy buffers.
 * ours and torch: peak-RSS growth of one forward + backward, each in a fresh child process:
   the kernel's peak mark (VmHWM) is reset after imports and a small warm-up chain, then read
-  after the chain (resource.getrusage ru_maxrss where /proc is missing). tracemalloc cannot see PyTorch's C++ allocations, so RSS is
-  the like-for-like number.
+  after the chain (resource.getrusage ru_maxrss where /proc is missing). tracemalloc cannot see
+  PyTorch's C++ allocations, so RSS is the like-for-like number.
 
     python benchmarks/bench_chain.py [--threads 2] [--repeat 5] [--ops 100000] [--json]
 """

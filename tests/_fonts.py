@@ -16,7 +16,6 @@ import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 STYLES = ("regular", "bold", "italic", "bolditalic")
 
@@ -73,7 +72,7 @@ class Font:
         return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(path: str) -> Font:
     from fontTools.ttLib import TTFont
 
@@ -97,7 +96,7 @@ def load(path: str) -> Font:
     return Font(path, f"{family} {version}".strip(), advance, bounds)
 
 
-def matplotlib_ttf_dir() -> Optional[str]:
+def matplotlib_ttf_dir() -> str | None:
     try:
         import matplotlib
     except ImportError:
@@ -106,7 +105,7 @@ def matplotlib_ttf_dir() -> Optional[str]:
     return d if os.path.isdir(d) else None
 
 
-def dejavu() -> Optional[dict]:
+def dejavu() -> dict | None:
     """{(kind, style): Font} for DejaVu Sans and DejaVu Sans Mono, from matplotlib."""
     d = matplotlib_ttf_dir()
     if d is None or not all(os.path.exists(os.path.join(d, f)) for f in _DEJAVU.values()):

@@ -4,6 +4,8 @@
   loads (module level, not inside a function or an ``if TYPE_CHECKING`` block).
 * Everything the package takes from the backend (``B.<name>``) is either a function or dtype of
   the array API standard, under the standard's name, or one of the backend's named extras.
+* The methods and operators that the ops' registrations attach to Tensor at run time are the
+  ones ``tensor.py`` declares to type checkers, each as the same function.
 """
 from __future__ import annotations
 
@@ -144,3 +146,43 @@ def test_the_package_uses_only_the_named_backend_surface():
             used.setdefault(name, set()).add(path.name)
     assert used, "the scan found no backend use at all"
     assert {n: sorted(f) for n, f in used.items() if n not in allowed} == {}
+
+
+def test_tensor_declares_to_type_checkers_exactly_what_the_registry_attaches():
+    import importlib
+
+    import autograd  # noqa: F401  (registers every op)
+    from autograd import engine
+    from autograd.graph import REGISTRY
+    from autograd.tensor import Tensor
+
+    tree = ast.parse((PACKAGE / "tensor.py").read_text())
+    aliases = {}  # the TYPE_CHECKING imports at module level: alias -> module
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for imp in ast.walk(node):
+                if isinstance(imp, ast.ImportFrom):
+                    base = "autograd" + ("." + imp.module if imp.module else "")
+                    for a in imp.names:
+                        aliases[a.asname or a.name] = importlib.import_module(f"{base}.{a.name}")
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Tensor")
+    declared = {}
+    for node in cls.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for a in node.body:
+                assert isinstance(a, ast.Assign) and isinstance(a.value, ast.Attribute), ast.unparse(a)
+                declared[a.targets[0].id] = getattr(aliases[a.value.value.id], a.value.attr)
+
+    attached = {"backward": engine.backward}
+    for op in REGISTRY.values():
+        for name in (*op.methods, *op.reflected):
+            attached[name] = op.forward
+    assert set(declared) == set(attached), (
+        f"declared but not attached: {sorted(set(declared) - set(attached))}; "
+        f"attached but not declared: {sorted(set(attached) - set(declared))}")
+    wrong = [n for n in attached if declared[n] is not attached[n]]
+    assert not wrong, f"declared as a different function than the one attached: {wrong}"
+    # and the run-time attributes are those functions (reflected ones wrap them)
+    for op in REGISTRY.values():
+        for name in op.methods:
+            assert getattr(Tensor, name) is op.forward

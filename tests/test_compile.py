@@ -386,8 +386,8 @@ def test_a_cnn_with_batch_norm_in_train_then_eval_matches_eager(momentum):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 1, 8, 8)).astype(np.float32)
     y = rng.integers(0, 3, 6)
-    runs = []
-    for compiled in (False, True):
+
+    def one_run(compiled):
         ag.manual_seed(0)
         model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4, momentum=momentum),
                               nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.3),
@@ -410,8 +410,10 @@ def test_a_cnn_with_batch_norm_in_train_then_eval_matches_eager(momentum):
         model.eval()
         outs += [ev(ag.Tensor(x)).numpy().copy() for _ in range(4)]
         bn = model[1]
-        runs.append((outs, bn.running_mean.numpy().copy(), bn.running_var.numpy().copy(),
-                     int(bn.num_batches_tracked.item())))
+        return (outs, bn.running_mean.numpy().copy(), bn.running_var.numpy().copy(),
+                int(bn.num_batches_tracked.item()))
+
+    runs = [one_run(compiled) for compiled in (False, True)]
     (oe, me, ve, ne), (oc, mc, vc, nc) = runs
     assert all(np.array_equal(a, b) for a, b in zip(oe, oc))
     assert np.array_equal(me, mc) and np.array_equal(ve, vc) and ne == nc == STEPS

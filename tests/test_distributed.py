@@ -115,7 +115,7 @@ def test_ddp_in_one_process_is_the_module_itself(torch):
 
     tm = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2)).double()
     with torch.no_grad():
-        for tp, (name, p) in zip(tm.parameters(), model.named_parameters()):
+        for tp, p in zip(tm.parameters(), model.parameters()):
             tp.copy_(torch.from_numpy(p.numpy()))
     (tm(torch.from_numpy(x)) ** 2).mean().backward()
     for tp, p in zip(tm.parameters(), model.parameters()):

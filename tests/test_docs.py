@@ -507,14 +507,14 @@ def test_a_name_that_drifted_from_the_contract_is_reported():
 
 # ----------------------------------------------------------------------------- runnable pages
 _BLOCK = re.compile(r"^```python[^\n]*\n(.*?)^```", re.S | re.M)
-_RUNNER = """
+_RUNNER = f"""
 import re, sys
 page, text = sys.argv[1], open(sys.argv[1], encoding="utf-8").read()
-namespace = {"__name__": "__main__"}
-for m in re.finditer(%r, text, re.S | re.M):
+namespace = {{"__name__": "__main__"}}
+for m in re.finditer({_BLOCK.pattern!r}, text, re.S | re.M):
     line = text.count("\\n", 0, m.start(1))
     exec(compile("\\n" * line + m.group(1), page, "exec"), namespace)
-""" % _BLOCK.pattern
+"""
 
 PAGES = sorted(p for p in DOCS.rglob("*.md") if _BLOCK.search(p.read_text(encoding="utf-8")))
 

@@ -111,7 +111,7 @@ def test_reassigning_and_deleting_attributes():
     m.act = "not a module"             # plain attributes still work
     assert m.act == "not a module"
     with pytest.raises(AttributeError, match="nope"):
-        m.nope
+        _ = m.nope
 
 
 def test_assigning_before_init_is_an_error():

@@ -18,7 +18,7 @@ call each; the test checks that their results never require grad.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest

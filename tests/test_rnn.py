@@ -205,7 +205,7 @@ def test_inter_layer_dropout_masks_the_first_layers_output():
     two = nn.GRU(I, H, num_layers=2, dropout=0.5, dtype=np.float64)
     one = nn.GRU(I, H, dtype=np.float64)
     top = nn.GRU(H, H, dtype=np.float64)
-    state = {k: v for k, v in two.state_dict().items()}
+    state = dict(two.state_dict())
     one.load_state_dict({k: v for k, v in state.items() if k.endswith("l0")})
     top.load_state_dict({k.replace("l1", "l0"): v for k, v in state.items() if k.endswith("l1")})
     ag.manual_seed(11)
@@ -424,7 +424,7 @@ def _err(fn):
 def test_wrong_input_size_names_both_sizes():
     for m, x in [(nn.LSTM(3, 4), ag.zeros(5, 2, 7)), (nn.GRU(3, 4), ag.zeros(5, 7)),
                  (nn.RNNCell(3, 4), ag.zeros(2, 7)), (nn.LSTMCell(3, 4), ag.zeros(7))]:
-        kind, msg = _err(lambda: m(x))
+        kind, msg = _err(lambda m=m, x=x: m(x))
         assert kind is ValueError and "7 features" in msg and "input_size is 3" in msg, msg
 
 

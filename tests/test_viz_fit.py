@@ -143,7 +143,7 @@ def _shapes(group: ET.Element) -> list:
 
 
 def _texts(group: ET.Element) -> list:
-    return [el for el in group.iter(SVG + "text")]
+    return list(group.iter(SVG + "text"))
 
 
 class Text:

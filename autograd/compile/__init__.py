@@ -44,7 +44,8 @@ import functools
 import gc
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable, Optional
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class CompileWarning(UserWarning):
     """Issued once when a function compiled with ``fallback=True`` turns out to need eager runs."""
 
 
-def compile(fn: Optional[Callable] = None, *, fallback: bool = False, warmup: int = 1,
+def compile(fn: Callable | None = None, *, fallback: bool = False, warmup: int = 1,
             cache_size: int = 8) -> Any:
     """Compile a training (or evaluation) step ``fn`` (see the module docstring).
 
@@ -80,7 +81,7 @@ class _Entry:
 
     def __init__(self) -> None:
         self.calls = 0
-        self.program: Optional[Program] = None
+        self.program: Program | None = None
 
 
 class Compiled:
@@ -92,8 +93,8 @@ class Compiled:
         self.fallback = fallback
         self.warmup = max(int(warmup), 1)
         self.cache_size = cache_size
-        self.eager_only: Optional[str] = None  # why, once fallback found it cannot be compiled
-        self._cache: "OrderedDict[tuple, _Entry]" = OrderedDict()
+        self.eager_only: str | None = None  # why, once fallback found it cannot be compiled
+        self._cache: OrderedDict[tuple, _Entry] = OrderedDict()
         self._last: tuple = ((), None)  # the signature of the last call, and its entry
         self.replays = 0
         self.recordings = 0
@@ -227,7 +228,7 @@ def _output_tree(rec: Recorder, x: Any) -> Any:
     return Const(x)
 
 
-def _plan(rec: Recorder, result: Any) -> Optional[tuple]:
+def _plan(rec: Recorder, result: Any) -> tuple | None:
     """What the replay of ``rec``'s recording must put back, check and return (read while the
     step's traced arrays are still in place), or None when the step is not steady yet (an
     optimizer created state during it, as it does on its first step)."""
@@ -237,7 +238,7 @@ def _plan(rec: Recorder, result: Any) -> Optional[tuple]:
     for position, t in rec.arguments.items():  # a gradient an argument got: given at each replay
         if t._grad is not None and isinstance(t._grad.data, Traced):
             binds.append((("argument", position), "_grad", t._grad.data._slot, False))
-    for t, data, view, grad, gdata, gview, count in rec.tensors:
+    for t, _data, view, grad, _gdata, gview, count in rec.tensors:
         if id(t) in arguments:
             continue
         after = t._grad

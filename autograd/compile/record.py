@@ -26,7 +26,8 @@ from __future__ import annotations
 import gc
 import operator
 import warnings
-from typing import Any, Callable, Optional
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class CompileError(RuntimeError):
 class Traced(np.ndarray):
     """An array whose operations the active recorder captures (``_slot`` names it)."""
 
-    _slot: Optional[int] = None
+    _slot: int | None = None
 
     def __array_finalize__(self, obj: Any) -> None:
         self._slot = None  # set by the recorder; an array NumPy derived on its own has none
@@ -227,7 +228,7 @@ class Instr:
     __slots__ = ("kind", "fn", "args", "kwargs", "outs", "writes", "where")
 
     def __init__(self, kind: str, fn: Any, args: Any, kwargs: Any, outs: Any,
-                 writes: Optional[int] = None) -> None:
+                 writes: int | None = None) -> None:
         self.kind = kind
         self.fn = fn
         self.args = args
@@ -243,7 +244,7 @@ class Slot:
 
     __slots__ = ("id", "shape", "dtype", "scalar", "view_of", "source")
 
-    def __init__(self, id: int, value: Any, view_of: Optional[int] = None, source: Any = None) -> None:
+    def __init__(self, id: int, value: Any, view_of: int | None = None, source: Any = None) -> None:
         self.id = id
         self.scalar = not isinstance(value, np.ndarray)
         self.shape = None if self.scalar else value.shape
@@ -286,7 +287,7 @@ class Recorder:
 
     def __init__(self, fallback: bool = False) -> None:
         self.fallback = fallback
-        self.failed: Optional[str] = None  # why the recording cannot be replayed (fallback)
+        self.failed: str | None = None  # why the recording cannot be replayed (fallback)
         self.instrs: list = []
         self.slots: list = []
         self.inputs: list = []  # (argument position, a Tensor?, slot) of each array argument
@@ -300,7 +301,7 @@ class Recorder:
         self._saved_backend: dict = {}
 
     # --------------------------------------------------------------- slots and operands
-    def _new_slot(self, value: Any, view_of: Optional[int] = None, source: Any = None) -> int:
+    def _new_slot(self, value: Any, view_of: int | None = None, source: Any = None) -> int:
         slot = Slot(len(self.slots), value, view_of, source)
         self.slots.append(slot)
         return slot.id
@@ -316,7 +317,7 @@ class Recorder:
         """A hook is about to run Python code that a replay would skip."""
         _decide(f"a {what} runs Python code that a replay would skip", lambda: None)
 
-    def trace(self, arr: np.ndarray, view_of: Optional[int] = None, source: Any = None) -> Traced:
+    def trace(self, arr: np.ndarray, view_of: int | None = None, source: Any = None) -> Traced:
         """A traced view of ``arr`` as a new slot."""
         if not isinstance(arr, np.ndarray):  # NumPy scalars: 0-d arrays from here on
             arr = np.asarray(arr)
@@ -494,7 +495,7 @@ class Recorder:
         return recorded
 
     # --------------------------------------------------------------- start and end
-    def __enter__(self) -> "Recorder":
+    def __enter__(self) -> Recorder:
         if state.current.recorder is not None:
             raise CompileError("ag.compile: a compiled function was called while another one "
                                "was being recorded in the same thread")
@@ -540,7 +541,7 @@ class Recorder:
 
     def _install_optimizer(self, opt: Any) -> None:
         saved = {}
-        for p, st in opt.state.items():
+        for st in opt.state.values():
             originals = {}
             for k, v in st.items():
                 if type(v) is np.ndarray:
@@ -554,7 +555,7 @@ class Recorder:
         """Give every object its real arrays back (and untrace what the step made)."""
         for name, orig in self._saved_backend.items():
             setattr(B, name, orig)
-        for opt, saved, _, _ in self.optimizers:
+        for _opt, saved, _, _ in self.optimizers:
             for st, originals, _ in saved.values():
                 for k, v in list(st.items()):
                     st[k] = originals[k] if k in originals and _traced_view_of(v, originals[k]) \

@@ -196,12 +196,12 @@ class Program:
             if path[1:] == ("_grad", "data"):  # a gradient: a new array after every backward
                 slot = self.slots[s]
                 lines.append(f"    g = {owner}._grad")
-                lines.append(f"    if g is None: raise Stale")
+                lines.append("    if g is None: raise Stale")
                 lines.append(f"    v{s} = g.data")
                 lines.append(f"    if v{s}.shape != {slot.shape!r} or v{s}.dtype is not "
                              f"{const(slot.dtype, 'd')}: raise Stale")
                 continue
-            fixed[s] = array = _read(path)
+            fixed[s] = _read(path)
             read = owner + (".data" if isinstance(path[0], Tensor) else f"[{path[1]!r}]")
             lines.append(f"    if {read} is not {name(s)}: raise Stale")
         for obj, access, expected in self.guards:

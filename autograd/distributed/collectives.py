@@ -18,7 +18,7 @@ import os
 import secrets
 import zlib
 from collections.abc import Iterable, Mapping
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from .world import world
 __all__ = ["rank", "world_size", "barrier", "all_reduce", "broadcast_parameters",
            "broadcast_optimizer_state", "shard", "save"]
 
-ParamsLike = Union[Module, Mapping[str, Tensor], Iterable[Tensor]]
+ParamsLike = Module | Mapping[str, Tensor] | Iterable[Tensor]
 _OPS = ("sum", "mean", "max", "min")
 
 
@@ -179,8 +179,8 @@ def _agree_on_layout(w: Any, named: list, root: int, what: str) -> list:
     at_root = w.bcast_object(layout, root)
     problems = []
     if w.rank != root:
-        problems = _differences(dict((n, (s, d)) for n, s, d in layout),
-                                dict((n, (s, d)) for n, s, d in at_root), w.rank, root)
+        problems = _differences({n: (s, d) for n, s, d in layout},
+                                {n: (s, d) for n, s, d in at_root}, w.rank, root)
         problems += [f"'{n}' is read-only on rank {w.rank}" for n, a in named
                      if not a.flags.writeable]
     everyone = [p for ps in w.allgather_object(problems) for p in ps]
@@ -271,7 +271,7 @@ def _state_problems(optimizer: Optimizer, state: dict, rank: int, root: int) -> 
 
 
 # ----------------------------------------------------------------------------- shard
-def shard(n: int, rank: Optional[int] = None, world_size: Optional[int] = None,
+def shard(n: int, rank: int | None = None, world_size: int | None = None,
           drop_last: bool = False) -> range:
     """This process's share of the indices ``0 .. n-1``: a contiguous ``range``.
 
@@ -303,7 +303,7 @@ def shard(n: int, rank: Optional[int] = None, world_size: Optional[int] = None,
 
 
 # ----------------------------------------------------------------------------- save
-def save(obj: Any, path: Union[str, "os.PathLike[str]"]) -> None:
+def save(obj: Any, path: str | os.PathLike[str]) -> None:
     """``ag.save(obj, path)`` by rank 0 only, atomically; every process returns once it is done.
 
     The file is written under a temporary name in the same folder, flushed to disk and renamed
@@ -326,7 +326,7 @@ def save(obj: Any, path: Union[str, "os.PathLike[str]"]) -> None:
         raise RuntimeError(f"save: rank 0 could not write {os.fspath(path)!r}: {told}")
 
 
-def _save_atomically(obj: Any, path: Union[str, "os.PathLike[str]"]) -> None:
+def _save_atomically(obj: Any, path: str | os.PathLike[str]) -> None:
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")

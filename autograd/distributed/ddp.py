@@ -28,7 +28,8 @@ mean of the processes' losses, so it matches one process training on the whole g
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -115,7 +116,7 @@ class DistributedDataParallel(Module):
             )
         return self.module(*args, **kwargs)
 
-    def train(self, mode: bool = True) -> "DistributedDataParallel":
+    def train(self, mode: bool = True) -> DistributedDataParallel:
         """Training mode for the wrapped module (``mode=False``: evaluation). Returns self."""
         self.module.train(mode)
         self.__dict__["training"] = mode

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Any, Optional
+from typing import Any
 
 #: Variables an MPI launcher sets in each process it starts: (rank variable, size variable).
 LAUNCHER_VARS = (
@@ -34,7 +34,7 @@ LAUNCHER_VARS = (
 INSTALL_HINT = "pip install 'readable-autograd[mpi]' (or: pip install mpi4py mpich)"
 
 
-def launcher_info() -> Optional[tuple[str, Optional[int]]]:
+def launcher_info() -> tuple[str, int | None] | None:
     """``(rank, size)`` as an MPI launcher announced them to this process (size None when the
     launcher does not say), or None when no launcher started it."""
     for rank_var, size_var in LAUNCHER_VARS:
@@ -80,7 +80,7 @@ class Single:
     def allgather_object(self, obj: Any) -> list:
         return [obj]
 
-    def dup(self) -> "Single":
+    def dup(self) -> Single:
         return self
 
 
@@ -131,7 +131,7 @@ class MPIWorld:
         """Every process's ``obj``, in rank order, on every process."""
         return self.comm.allgather(obj)
 
-    def dup(self) -> "MPIWorld":
+    def dup(self) -> MPIWorld:
         """A new communicator over the same processes, whose operations never pair up with
         those of any other (a collective operation; every process must call it)."""
         return MPIWorld(self.comm.Dup())

@@ -5,7 +5,6 @@ rules live) with the settings given to its constructor.
 """
 from __future__ import annotations
 
-from typing import Optional
 
 from ..ops._args import axis_arg
 from ..tensor import Tensor
@@ -45,7 +44,7 @@ class ReLU(Module):
 class Softmax(Module):
     """p_k = e^{z_k} / Σ_j e^{z_j} along ``axis`` (default −1; ``dim=`` is an alias)."""
 
-    def __init__(self, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> None:
+    def __init__(self, axis: int | None = -1, *, dim: int | None = None) -> None:
         super().__init__()
         self.axis = axis_arg(axis, dim, -1)
 
@@ -60,7 +59,7 @@ class Softmax(Module):
 class LogSoftmax(Module):
     """log p_k = z_k − log Σ_j e^{z_j} along ``axis`` (default −1; ``dim=`` is an alias)."""
 
-    def __init__(self, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> None:
+    def __init__(self, axis: int | None = -1, *, dim: int | None = None) -> None:
         super().__init__()
         self.axis = axis_arg(axis, dim, -1)
 

@@ -8,7 +8,7 @@ Queries, keys and values are projected (``in_proj_weight``, ``in_proj_bias``), s
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from ..ops.attention import scaled_dot_product_attention
@@ -47,7 +47,7 @@ class MultiheadAttention(Module):
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  add_bias_kv: bool = False, add_zero_attn: bool = False,
-                 kdim: Optional[int] = None, vdim: Optional[int] = None,
+                 kdim: int | None = None, vdim: int | None = None,
                  batch_first: bool = False, dtype: Any = None) -> None:
         super().__init__()
         E = self.embed_dim = int(embed_dim)
@@ -105,7 +105,7 @@ class MultiheadAttention(Module):
     def forward(self, query: Any, key: Any, value: Any, key_padding_mask: Any = None,
                 need_weights: bool = True, attn_mask: Any = None,
                 average_attn_weights: bool = True,
-                is_causal: bool = False) -> tuple[Tensor, Optional[Tensor]]:
+                is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
         """Attend from ``query`` to ``key``/``value``; returns ``(output, weights)``.
 
         Shapes (L target and S source lengths, N the batch, E embed_dim): query (L, N, E),

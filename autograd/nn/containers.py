@@ -7,7 +7,8 @@ would hide them).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator, Mapping, Optional, Union, overload
+from typing import Any, overload
+from collections.abc import Iterable, Iterator, Mapping
 
 from .module import Module
 
@@ -22,7 +23,7 @@ class ModuleList(Module):
     ``forward``: the owner decides how to call its items.
     """
 
-    def __init__(self, modules: Optional[Iterable[Module]] = None) -> None:
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.extend(modules)
@@ -36,9 +37,9 @@ class ModuleList(Module):
     @overload
     def __getitem__(self, idx: int) -> Module: ...
     @overload
-    def __getitem__(self, idx: slice) -> "ModuleList": ...
+    def __getitem__(self, idx: slice) -> ModuleList: ...
 
-    def __getitem__(self, idx: Union[int, slice]) -> Union[Module, "ModuleList"]:
+    def __getitem__(self, idx: int | slice) -> Module | ModuleList:
         items = list(self._modules.values())
         if isinstance(idx, slice):
             return type(self)(items[idx])
@@ -47,7 +48,7 @@ class ModuleList(Module):
     def __setitem__(self, idx: int, module: Module) -> None:
         self.add_module(str(self._index(idx)), module)
 
-    def __delitem__(self, idx: Union[int, slice]) -> None:
+    def __delitem__(self, idx: int | slice) -> None:
         items = list(self._modules.values())
         if isinstance(idx, slice):
             del items[idx]
@@ -63,12 +64,12 @@ class ModuleList(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(list(self._modules.values()))
 
-    def append(self, module: Module) -> "ModuleList":
+    def append(self, module: Module) -> ModuleList:
         """Add ``module`` at the end; returns self."""
         self.add_module(str(len(self)), module)
         return self
 
-    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
         """Append each of ``modules``; returns self."""
         for m in modules:
             self.append(m)
@@ -106,7 +107,7 @@ class Sequential(Module):
             raise IndexError(f"index {idx} is out of range for a Sequential of length {n}")
         return idx + n if idx < 0 else idx
 
-    def __getitem__(self, idx: Union[int, slice]) -> Union[Module, "Sequential"]:
+    def __getitem__(self, idx: int | slice) -> Module | Sequential:
         if isinstance(idx, slice):
             return Sequential(OrderedDict(list(self._modules.items())[idx]))
         return list(self._modules.values())[self._index(idx)]
@@ -120,7 +121,7 @@ class Sequential(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(list(self._modules.values()))
 
-    def append(self, module: Module) -> "Sequential":
+    def append(self, module: Module) -> Sequential:
         """Add ``module`` at the end (named by its position); returns self."""
         self.add_module(str(len(self)), module)
         return self
@@ -139,7 +140,7 @@ class ModuleDict(Module):
     ``keys()``, ``values()``, ``items()``, ``update()`` and ``pop()``. It has no ``forward``.
     """
 
-    def __init__(self, modules: Optional[Union[Mapping[str, Module], Iterable[tuple[str, Module]]]] = None) -> None:
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
@@ -174,7 +175,7 @@ class ModuleDict(Module):
         """(key, module) pairs, in insertion order."""
         return list(self._modules.items())
 
-    def update(self, modules: Union[Mapping[str, Module], Iterable[tuple[str, Module]]]) -> None:
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
         """Add (or replace) the modules of a mapping or of (key, module) pairs."""
         pairs = modules.items() if isinstance(modules, Mapping) else modules
         for key, m in pairs:

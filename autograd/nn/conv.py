@@ -10,7 +10,8 @@ transposed one, whose weight is (in, out/groups, *kernel).
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence, Union
+from typing import Any
+from collections.abc import Sequence
 
 from .. import backend as B
 from ..ops.conv import conv1d, conv2d, conv_transpose2d
@@ -66,7 +67,7 @@ class _ConvNd(Module):
                 raise ValueError(f"{cls}: padding must be {allowed}; got {padding!r}")
             if padding == "same" and any(s != 1 for s in self.stride):
                 raise ValueError(f"{cls}: padding='same' needs stride 1 (got stride {self.stride})")
-            self.padding: Union[str, tuple] = padding
+            self.padding: str | tuple = padding
         else:
             self.padding = _tuple(padding, d, "padding", cls)
         self.output_padding = _tuple(output_padding, d, "output_padding", cls)
@@ -182,7 +183,7 @@ class ConvTranspose2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
                          bias, padding_mode, output_padding, dtype)
 
-    def forward(self, x: Tensor, output_size: Optional[Sequence[int]] = None) -> Tensor:
+    def forward(self, x: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
         """The transposed convolution of ``x``; see the class docstring for ``output_size``."""
         extra = self.output_padding
         if output_size is not None:

@@ -7,7 +7,8 @@ Each forward is written with the engine's differentiable ops (``LayerNorm`` with
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence, Union
+from typing import Any
+from collections.abc import Sequence
 
 from .. import backend as B
 from ..ops.linalg import linear
@@ -116,7 +117,7 @@ class Embedding(Module):
     receives no gradient (its value is still returned).
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: Optional[int] = None,
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  dtype: Any = None) -> None:
         super().__init__()
         self.num_embeddings = int(num_embeddings)
@@ -152,7 +153,7 @@ class LayerNorm(Module):
     PyTorch. ``weight`` starts at ones and ``bias`` at zeros (absent without
     ``elementwise_affine``; ``bias=False`` drops only the bias)."""
 
-    def __init__(self, normalized_shape: Union[int, Sequence[int]], eps: float = 1e-5,
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5,
                  elementwise_affine: bool = True, bias: bool = True, dtype: Any = None) -> None:
         super().__init__()
         if isinstance(normalized_shape, int):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional
+from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator, Mapping
 
 from .. import backend as B
 from .. import state
@@ -27,7 +28,7 @@ class Parameter(Tensor):
     float32 tensor when omitted. Results of ops on parameters are ordinary Tensors.
     """
 
-    def __init__(self, data: Any = None, requires_grad: bool = True, name: Optional[str] = None) -> None:
+    def __init__(self, data: Any = None, requires_grad: bool = True, name: str | None = None) -> None:
         if data is None:
             data = B.zeros((0,), dtype=B.float32)
         if name is None and isinstance(data, Tensor):
@@ -128,12 +129,12 @@ class Module:
             for s in reversed(scopes):
                 s.__exit__(None, None, None)
 
-    def register_forward_hook(self, hook: Callable[["Module", tuple, Any], Any]) -> RemovableHandle:
+    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]) -> RemovableHandle:
         """Call ``hook(module, inputs, output)`` after every ``forward``; a non-None return
         replaces the output. Returns a handle whose ``remove()`` unregisters it."""
         return RemovableHandle(self._forward_hooks, hook)
 
-    def register_forward_pre_hook(self, hook: Callable[["Module", tuple], Any]) -> RemovableHandle:
+    def register_forward_pre_hook(self, hook: Callable[[Module, tuple], Any]) -> RemovableHandle:
         """Call ``hook(module, inputs)`` before every ``forward``; a non-None return (a tuple, or
         a single value) replaces the positional inputs. Returns a removable handle."""
         return RemovableHandle(self._forward_pre_hooks, hook)
@@ -222,7 +223,7 @@ class Module:
     def __dir__(self) -> list:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules) | set(self._buffers))
 
-    def register_parameter(self, name: str, param: Optional[Parameter]) -> None:
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (a Parameter, or None for an empty slot) under ``name``."""
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: '{name}' must be an nn.Parameter or None, not {type(param).__name__}")
@@ -230,7 +231,7 @@ class Module:
         self._discard(name, "_parameters")
         self._parameters[name] = param
 
-    def register_buffer(self, name: str, tensor: Optional[Tensor], persistent: bool = True) -> None:
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register non-trainable state under ``name``; ``state_dict`` includes it if ``persistent``."""
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, not {type(tensor).__name__}")
@@ -240,7 +241,7 @@ class Module:
         if not persistent:
             self._non_persistent.add(name)
 
-    def add_module(self, name: str, module: Optional["Module"]) -> None:
+    def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` (or None) as a submodule under ``name``."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: '{name}' must be an nn.Module or None, not {type(module).__name__}")
@@ -259,8 +260,8 @@ class Module:
             raise KeyError(f"a module's attribute name must be a non-empty string without '.'; got {name!r}")
 
     # ------------------------------------------------------------------ traversal
-    def named_modules(self, memo: Optional[set] = None, prefix: str = "",
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
         """(dotted name, module) for this module (name ``''``) and every submodule, depth first.
         A module reachable by several paths is listed once unless ``remove_duplicate=False``."""
         stack = [(prefix, self)]
@@ -275,12 +276,12 @@ class Module:
             children = [(f"{name}.{k}" if name else k, c) for k, c in m._modules.items() if c is not None]
             stack.extend(reversed(children))
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         """This module and every submodule."""
         for _, m in self.named_modules():
             yield m
 
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         """(name, module) for the direct submodules."""
         seen: set = set()
         for name, m in self._modules.items():
@@ -288,7 +289,7 @@ class Module:
                 seen.add(id(m))
                 yield name, m
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         """The direct submodules."""
         for _, m in self.named_children():
             yield m
@@ -327,7 +328,7 @@ class Module:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every submodule (children first) and then on this module; returns self."""
         for m in self.children():
             m.apply(fn)
@@ -339,7 +340,7 @@ class Module:
         """Reset the gradients of every parameter: to None (default, as PyTorch), or to zeros."""
         zero_grads(self.parameters(), set_to_none)
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Put this module and all submodules in training mode (``mode=False``: evaluation);
         this changes what ``Dropout`` does. Returns self."""
         if not isinstance(mode, bool):
@@ -348,17 +349,17 @@ class Module:
             m.__dict__["training"] = mode
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Evaluation mode: ``train(False)``. Returns self."""
         return self.train(False)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Set ``requires_grad`` of every parameter (``False`` freezes the module). Returns self."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
-    def to(self, dtype: Any) -> "Module":
+    def to(self, dtype: Any) -> Module:
         """Convert every floating parameter and buffer (and gradient) to ``dtype``, in place on
         the tensors, so that existing references (an optimizer's) stay valid. Returns self."""
         dtype = B.asarray(0, dtype=dtype).dtype
@@ -370,16 +371,16 @@ class Module:
                     t.grad = Tensor(t.grad.data.astype(dtype))
         return self
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         """Convert floating parameters and buffers to float64. Returns self."""
         return self.to(B.float64)
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         """Convert floating parameters and buffers to float32. Returns self."""
         return self.to(B.float32)
 
     # ------------------------------------------------------------------ state
-    def _state_slots(self) -> "OrderedDict[str, Tensor]":
+    def _state_slots(self) -> OrderedDict[str, Tensor]:
         """Every saved tensor by dotted name: parameters, then persistent buffers, per module."""
         out: OrderedDict = OrderedDict()
         for mod_name, m in self.named_modules(remove_duplicate=False):
@@ -392,7 +393,7 @@ class Module:
                     out[pre + k] = b
         return out
 
-    def state_dict(self, keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
+    def state_dict(self, keep_vars: bool = False) -> OrderedDict[str, Tensor]:
         """Parameters and persistent buffers by dotted name, in registration order.
 
         The values are detached Tensors sharing memory with the parameters (so they follow later

@@ -7,7 +7,7 @@ dict of the same layer loads as it is.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from ..ops.norm import batch_norm, group_norm
@@ -52,7 +52,7 @@ class _BatchNorm(Module):
     _dims: tuple = ()
     _layout = ""
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1,
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, dtype: Any = None, *,
                  bias: bool = True) -> None:
         super().__init__()

@@ -3,7 +3,7 @@
 modules (no parameters)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ..ops.pool import adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from ..tensor import Tensor
@@ -73,7 +73,7 @@ class AvgPool2d(Module):
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True,
-                 divisor_override: Optional[int] = None) -> None:
+                 divisor_override: int | None = None) -> None:
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size

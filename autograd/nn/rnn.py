@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from .. import creation
@@ -61,8 +61,8 @@ def _same_dtype(who: str, what: str, t: Tensor, dtype) -> None:
         )
 
 
-def _scan(mode: str, xw: Tensor, h0: Tensor, c0: Optional[Tensor], w_hh: Tensor,
-          b_hh: Optional[Tensor], reverse: bool) -> tuple:
+def _scan(mode: str, xw: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Tensor,
+          b_hh: Tensor | None, reverse: bool) -> tuple:
     """Run the recurrence of ``mode`` over ``xw`` (T, N, G·H): the hidden states (T, N, H), and
     the last hidden state and (LSTM) the last cell state, in the order the steps ran."""
     last = 0 if reverse else -1
@@ -321,7 +321,7 @@ class LSTM(RNNBase):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, proj_size, dtype=dtype)
 
-    def forward(self, input: Any, hx: Optional[tuple] = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    def forward(self, input: Any, hx: tuple | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """``(output, (h_n, c_n))`` for ``input`` and the initial states ``hx = (h_0, c_0)``."""
         return super().forward(input, hx)
 
@@ -443,7 +443,7 @@ class LSTMCell(RNNCellBase):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None) -> None:
         super().__init__("LSTM", input_size, hidden_size, bias, dtype)
 
-    def forward(self, input: Any, hx: Optional[tuple] = None) -> tuple[Tensor, Tensor]:
+    def forward(self, input: Any, hx: tuple | None = None) -> tuple[Tensor, Tensor]:
         """The next states ``(h', c')``."""
         if hx is None:
             hx = (None, None)

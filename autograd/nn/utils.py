@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable, Union
+from collections.abc import Iterable
 
 from .. import backend as B
 from ..state import require
@@ -10,7 +10,7 @@ from ..tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
-_Params = Union[Tensor, Iterable[Tensor]]
+_Params = Tensor | Iterable[Tensor]
 
 
 def _grads(parameters: _Params) -> list:

@@ -11,7 +11,7 @@ work is done by NumPy's overflow-free ``logaddexp``.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from ..graph import Diagnose, defvjp, record
@@ -64,7 +64,7 @@ def _tanh_vjp(xp, ctx, g, y, x):
     return (d,)
 
 
-def softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> Tensor:
+def softmax(x: Any, axis: int | None = -1, *, dim: int | None = None) -> Tensor:
     """p_k = e^{z_k} / Σ_j e^{z_j} along ``axis``: the generalisation of the sigmoid to K
     outcomes (with K = 2 and z₁ = 0 it is σ(z₂)). Computed on z − max z, so large logits do not
     overflow.
@@ -82,7 +82,7 @@ def softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> T
     return record(p, _softmax_vjp, (x,), ax)
 
 
-def _axis(op: str, x: Tensor, axis: Optional[int], dim: Optional[int]) -> int:
+def _axis(op: str, x: Tensor, axis: int | None, dim: int | None) -> int:
     ax = axis_arg(axis, dim, -1)
     if not -x.ndim <= ax < max(x.ndim, 1):
         raise ValueError(f"{op}: axis {ax} is out of range for a tensor of shape {x.shape}")
@@ -102,7 +102,7 @@ def _softmax_vjp(xp, ctx, g, p, x):
     return (d,)
 
 
-def log_softmax(x: Any, axis: Optional[int] = -1, *, dim: Optional[int] = None) -> Tensor:
+def log_softmax(x: Any, axis: int | None = -1, *, dim: int | None = None) -> Tensor:
     """log p_k = z_k − log Σ_j e^{z_j}, computed as (z − m) − log Σ e^{z − m} with m = max z.
 
     Backward: ∂ log p_i / ∂z_j = δ_ij − p_j, so the rule is g − p · Σ g with p = exp(output)
@@ -138,7 +138,7 @@ def _relu_vjp(xp, ctx, g, y, x):
     return (g * ~(y <= 0),)
 
 
-def leaky_relu(x: Any, slope: float = 0.01, *, negative_slope: Optional[float] = None) -> Tensor:
+def leaky_relu(x: Any, slope: float = 0.01, *, negative_slope: float | None = None) -> Tensor:
     """z for z > 0, else slope · z (``negative_slope`` is PyTorch's name for ``slope``)."""
     x = as_tensor(x)
     s = float(negative_slope if negative_slope is not None else slope)

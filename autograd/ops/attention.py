@@ -14,7 +14,7 @@ one rule. See the rule's docstring for the derivation.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from .. import creation
@@ -30,7 +30,7 @@ _OP = "scaled_dot_product_attention"
 
 def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None,
                                  dropout_p: float = 0.0, is_causal: bool = False,
-                                 scale: Optional[float] = None) -> Tensor:
+                                 scale: float | None = None) -> Tensor:
     """softmax(Q Kᵀ · scale + mask) V over the last two axes of ``query`` (…, L, D), ``key``
     (…, S, D) and ``value`` (…, S, Dv), giving (…, L, Dv), as PyTorch's
     ``F.scaled_dot_product_attention``. Leading axes broadcast.
@@ -125,7 +125,7 @@ def _chunks(scores: tuple, nb: int) -> list:
     return [slice(i, min(i + step, scores[0])) for i in range(0, scores[0], step)]
 
 
-def _piece(a: Any, sl: Optional[slice], nb: int, take: Any = None) -> Any:
+def _piece(a: Any, sl: slice | None, nb: int, take: Any = None) -> Any:
     """The part of ``a`` (an operand, a mask, or a row statistic, aligned on the right with the
     batch axes) that chunk ``sl`` uses: a slice of its first batch axis, or all of it where it
     broadcasts along that axis. ``take`` indexes (``xp.getitem`` for tensors in backward)."""

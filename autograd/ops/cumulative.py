@@ -1,7 +1,7 @@
 """Running reductions along an axis: ``cumsum``."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from ..graph import defvjp, record
@@ -11,7 +11,7 @@ from ._args import axis_arg, normalize_axis
 __all__ = ["cumsum"]
 
 
-def cumsum(x: Any, axis: Optional[int] = None, *, dim: Optional[int] = None) -> Tensor:
+def cumsum(x: Any, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Running sums along ``axis``: y_i = Σ_{j ≤ i} x_j (PyTorch's ``cumsum``; the axis is
     required, as there). A 0-d tensor is its own running sum.
 

@@ -7,7 +7,7 @@ gradient through where the input was kept and gives zeros where it was replaced.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from ..graph import defvjp, record
@@ -25,7 +25,7 @@ def _matrix(op: str, x: Any) -> Tensor:
     return x
 
 
-def tril(x: Any, diagonal: int = 0, *, k: Optional[int] = None) -> Tensor:
+def tril(x: Any, diagonal: int = 0, *, k: int | None = None) -> Tensor:
     """The lower triangle of the last two axes: x[..., i, j] where j − i ≤ ``diagonal``, else 0
     (``diagonal`` > 0 keeps diagonals above the main one, < 0 drops more; ``k`` is the array
     API's name for it). Backward: the same triangle of the gradient, since the kept entries pass
@@ -40,7 +40,7 @@ def _tril_vjp(xp, ctx, g, out, x):
     return (xp.tril(g, k=ctx.saved),)
 
 
-def triu(x: Any, diagonal: int = 0, *, k: Optional[int] = None) -> Tensor:
+def triu(x: Any, diagonal: int = 0, *, k: int | None = None) -> Tensor:
     """The upper triangle of the last two axes: x[..., i, j] where j − i ≥ ``diagonal``, else 0
     (``k``: the array API's name for ``diagonal``). Backward: the same triangle of the
     gradient."""

@@ -3,7 +3,7 @@ vector norms."""
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from ..graph import defvjp, record
@@ -294,7 +294,7 @@ def _einsum_vjp(xp, ctx, g, out, *ops):
 
 # ----------------------------------------------------------------------------- norms
 def norm(x: Any, p: Any = 2, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-         keepdim: Optional[bool] = None) -> Tensor:
+         keepdim: bool | None = None) -> Tensor:
     """The vector p-norm of x over ``axis`` (all axes by default): p = 2 (or ``'fro'``) gives
     √Σ x², p = 1 gives Σ |x|, p = inf gives max |x|.
 

@@ -6,7 +6,7 @@ drops the same elements every run.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from .. import creation
@@ -59,7 +59,7 @@ def _indices(op: str, idx: Any):
     return arr
 
 
-def embedding(input: Any, weight: Any, padding_idx: Optional[int] = None) -> Tensor:  # noqa: A002
+def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor:  # noqa: A002
     """Row ``i`` of ``weight`` (num_embeddings, embedding_dim) for each integer index ``i`` in
     ``input``: a result of shape input.shape + (embedding_dim,) (PyTorch's ``F.embedding``).
     With ``padding_idx`` that row is returned like any other but receives no gradient.

@@ -21,7 +21,8 @@ x and ∂x = ĝ / √(σ²_running + eps).
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from typing import Any
+from collections.abc import Sequence
 
 from .. import backend as B
 from ..state import branch, host
@@ -131,7 +132,7 @@ _SHOWS = "∂x = (u − mean u − z·mean(u·z))/σ,  u = γG,  z = (x − μ)/
 
 
 # ----------------------------------------------------------------------------- batch norm
-def batch_norm(x: Any, running_mean: Optional[Tensor], running_var: Optional[Tensor],
+def batch_norm(x: Any, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Any = None, bias: Any = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Batch normalisation of x (N, C, *) per channel C: statistics over the batch and every
@@ -203,7 +204,7 @@ _batch_norm_vjp = defvjp(batch_norm, reads="inputs", shows=_SHOWS)(_norm_vjp)
 
 
 # ----------------------------------------------------------------------------- layer norm
-def layer_norm(x: Any, normalized_shape: Union[int, Sequence[int]], weight: Any = None,
+def layer_norm(x: Any, normalized_shape: int | Sequence[int], weight: Any = None,
                bias: Any = None, eps: float = 1e-5) -> Tensor:
     """Layer normalisation over the trailing axes ``normalized_shape`` of x (statistics per
     sample), scaled by ``weight`` and shifted by ``bias`` of shape ``normalized_shape``

@@ -12,7 +12,8 @@ through the same indices (an edge element read several times collects each of th
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from .. import backend as B
 from ..graph import defvjp, record
@@ -48,7 +49,7 @@ def _source_index(mode: str, n: int, before: int, after: int):
     return B.where(j < n, j, period - j)
 
 
-def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: Optional[float] = None) -> Tensor:
+def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
     """``x`` padded by ``pad`` (see the module docstring); the result has the input's dtype.
 
     Backward: constant padding copies x into a block of the output, so the gradient is that

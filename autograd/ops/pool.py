@@ -9,7 +9,7 @@ assignment when the windows tile the input, as a 2×2 pool with stride 2 does).
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from ..graph import defvjp, record
@@ -136,7 +136,7 @@ def _divisor_counts(geo, spatial: tuple):
 
 
 def _avg_pool(op, name: str, d: int, x: Any, kernel_size: Any, stride: Any, padding: Any,
-              ceil_mode: bool, count_include_pad: bool, divisor_override: Optional[int]) -> Tensor:
+              ceil_mode: bool, count_include_pad: bool, divisor_override: int | None) -> Tensor:
     x, geo = _pool_args(name, d, x, kernel_size, stride, padding, 1, ceil_mode)
     k = _prod(geo.kernel)
     if divisor_override is not None:
@@ -170,7 +170,7 @@ def avg_pool1d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
 
 def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
                ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: Optional[int] = None) -> Tensor:
+               divisor_override: int | None = None) -> Tensor:
     """The mean of each kernel_size window of x (N, C, H, W), windows ``stride`` apart (default
     ``kernel_size``), over the input zero-padded by ``padding``. As in PyTorch the padding
     counts in the divisor (kH·kW) unless ``count_include_pad=False``; ``divisor_override``

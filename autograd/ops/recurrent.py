@@ -36,7 +36,7 @@ bidirectional layer); output row t is always the state after the step that consu
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from ..graph import defvjp, record
@@ -47,7 +47,7 @@ __all__ = ["rnn_scan", "gru_scan", "lstm_scan"]
 NONLINEARITIES = ("tanh", "relu")
 
 
-def _check(op: str, xw: Tensor, states: tuple, w_hh: Tensor, b_hh: Optional[Tensor],
+def _check(op: str, xw: Tensor, states: tuple, w_hh: Tensor, b_hh: Tensor | None,
            gates: int) -> tuple:
     """(T, N, H) after checking every shape and dtype against the others."""
     if w_hh.ndim != 2 or w_hh.shape[0] != gates * w_hh.shape[1]:

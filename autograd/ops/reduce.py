@@ -8,7 +8,7 @@ then spreads it over the input.
 from __future__ import annotations
 
 import builtins
-from typing import Any, Optional
+from typing import Any
 
 from .. import backend as B
 from ..graph import composite, defvjp, nondifferentiable, record
@@ -48,7 +48,7 @@ def _reduce_args(op: str, x: Any, axis: Any, dim: Any, keepdims: Any, keepdim: A
 
 
 def sum(  # noqa: A001
-    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Optional[bool] = None
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None
 ) -> Tensor:
     """Σ x over ``axis`` (all axes by default)."""
     x, axes, keep, kept = _reduce_args("sum", x, axis, dim, keepdims, keepdim)
@@ -62,7 +62,7 @@ def _sum_vjp(xp, ctx, g, out, x):
 
 
 def mean(
-    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Optional[bool] = None
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None
 ) -> Tensor:
     """The mean of x over ``axis``."""
     x, axes, keep, kept = _reduce_args("mean", x, axis, dim, keepdims, keepdim)
@@ -96,7 +96,7 @@ def _extreme(op, f, x, axis, dim, keepdims, keepdim) -> Tensor:
 
 
 def max(  # noqa: A001
-    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Optional[bool] = None
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None
 ) -> Tensor:
     """The largest element over ``axis``. Ties share the gradient evenly (documented choice:
     the result is symmetric in the tied inputs, as PyTorch's full reduction is)."""
@@ -104,7 +104,7 @@ def max(  # noqa: A001
 
 
 def min(  # noqa: A001
-    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Optional[bool] = None
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None
 ) -> Tensor:
     """The smallest element over ``axis``; ties share the gradient evenly."""
     return _extreme(_min_vjp, B.min, x, axis, dim, keepdims, keepdim)
@@ -144,11 +144,11 @@ def var(
     axis: Any = None,
     keepdims: bool = False,
     *,
-    correction: Optional[float] = None,
-    ddof: Optional[float] = None,
-    unbiased: Optional[bool] = None,
+    correction: float | None = None,
+    ddof: float | None = None,
+    unbiased: bool | None = None,
     dim: Any = None,
-    keepdim: Optional[bool] = None,
+    keepdim: bool | None = None,
 ) -> Tensor:
     """Variance over ``axis``: Σ (x − mean)² / (N − correction).
 
@@ -170,11 +170,11 @@ def std(
     axis: Any = None,
     keepdims: bool = False,
     *,
-    correction: Optional[float] = None,
-    ddof: Optional[float] = None,
-    unbiased: Optional[bool] = None,
+    correction: float | None = None,
+    ddof: float | None = None,
+    unbiased: bool | None = None,
     dim: Any = None,
-    keepdim: Optional[bool] = None,
+    keepdim: bool | None = None,
 ) -> Tensor:
     """Standard deviation s = √var (same arguments as :func:`var`).
 
@@ -200,7 +200,7 @@ def _std_vjp(xp, ctx, g, out, x):
 
 
 def logsumexp(
-    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Optional[bool] = None
+    x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: bool | None = None
 ) -> Tensor:
     """log Σ exp(x) over ``axis``, computed as m + log Σ exp(x − m) with m the max, so large
     inputs neither overflow nor lose precision."""
@@ -223,12 +223,12 @@ def _logsumexp_vjp(xp, ctx, g, out, x):
     return (_kept(xp, g, ctx) * xp.exp(x - out_k),)
 
 
-def argmax(x: Any, axis: Optional[int] = None, keepdims: bool = False, *, dim: Any = None) -> Tensor:
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: Any = None) -> Tensor:
     """Index of the largest element (flattened when axis is None); not differentiable."""
     return _arg("argmax", B.argmax, x, axis_arg(axis, dim), keepdims)
 
 
-def argmin(x: Any, axis: Optional[int] = None, keepdims: bool = False, *, dim: Any = None) -> Tensor:
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False, *, dim: Any = None) -> Tensor:
     """Index of the smallest element (flattened when axis is None); not differentiable."""
     return _arg("argmin", B.argmin, x, axis_arg(axis, dim), keepdims)
 

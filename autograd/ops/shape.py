@@ -9,7 +9,8 @@ scatter of an indexed gradient into zeros. Six of them record nodes of their own
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from .. import backend as B
 from ..graph import composite, defvjp, record

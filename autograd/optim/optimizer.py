@@ -14,7 +14,8 @@ for a recording (changing one records the step again).
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any
+from collections.abc import Callable, Iterable
 
 from .. import backend as B
 from ..graph import enable_grad
@@ -33,7 +34,7 @@ class _Required:
 
 required = _Required()
 
-ParamsT = Union[Iterable[Tensor], Iterable[dict]]
+ParamsT = Iterable[Tensor] | Iterable[dict]
 
 
 class Optimizer:
@@ -83,7 +84,8 @@ class Optimizer:
             if not p.is_leaf:
                 raise ValueError(f"{type(self).__name__} can't optimize a non-leaf Tensor (item {i})")
             if p.data.dtype.kind != "f":
-                raise TypeError(f"{type(self).__name__} can only optimize floating tensors; item {i} has dtype {p.dtype}")
+                raise TypeError(f"{type(self).__name__} can only optimize floating tensors; "
+                                f"item {i} has dtype {p.dtype}")
         ids = [id(p) for p in params]
         if len(set(ids)) != len(ids):
             raise ValueError("a parameter group contains the same parameter twice")
@@ -101,7 +103,7 @@ class Optimizer:
         """Reset the gradients of every parameter: to None (default, as PyTorch), or to zeros."""
         zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
-    def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update the parameters once. ``closure``, if given, re-evaluates the model and returns
         the loss (it runs with gradients enabled); its result is returned."""
         loss = None

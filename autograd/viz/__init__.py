@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import pathlib
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..tensor import Tensor
 from .render import RENDERER_ENV, RenderError, RendererNotFoundError, find_renderer
@@ -34,7 +35,7 @@ __all__ = [
     "RENDERER_ENV",
 ]
 
-ParamsArg = Union[None, Mapping[str, Tensor], Iterable[Tuple[str, Tensor]], Any]
+ParamsArg = Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | Any | None
 
 
 def _import_graphviz() -> None:
@@ -55,7 +56,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'autograd.viz' has no attribute {name!r}")
 
 
-def _roots(tensor: Union[Tensor, Sequence[Tensor]]) -> list:
+def _roots(tensor: Tensor | Sequence[Tensor]) -> list:
     if isinstance(tensor, Tensor):
         return [tensor]
     try:
@@ -77,7 +78,7 @@ def _roots(tensor: Union[Tensor, Sequence[Tensor]]) -> list:
 
 
 def draw_graph(
-    tensor: Union[Tensor, Sequence[Tensor]],
+    tensor: Tensor | Sequence[Tensor],
     *,
     params: ParamsArg = None,
     grad_flow: bool = False,
@@ -85,14 +86,14 @@ def draw_graph(
     max_values: int = 16,
     show_rules: bool = True,
     clusters: bool = True,
-    collapse_modules: Union[bool, int] = False,
-    max_nodes: Optional[int] = 300,
+    collapse_modules: bool | int = False,
+    max_nodes: int | None = 300,
     legend: bool = True,
     rankdir: str = "TB",
     vanishing: float = 1e-6,
     exploding: float = 1e3,
     saturation: float = 1e-3,
-    renderer: Optional[str] = None,
+    renderer: str | None = None,
 ) -> GraphPicture:
     """Draw the graph that produced ``tensor`` (or several tensors) as a ``graphviz.Digraph``.
 
@@ -186,10 +187,10 @@ def draw_graph(
 
 
 def save_svg(
-    tensor: Union[Tensor, Sequence[Tensor], GraphPicture],
-    path: Union[str, os.PathLike[str]],
+    tensor: Tensor | Sequence[Tensor] | GraphPicture,
+    path: str | os.PathLike[str],
     *,
-    renderer: Optional[str] = None,
+    renderer: str | None = None,
     **options: Any,
 ) -> pathlib.Path:
     """Draw the graph of ``tensor`` (see :func:`draw_graph`, which takes the same keyword

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import graphviz
 
@@ -75,7 +75,7 @@ class Options:
     vanishing: float = 1e-6
     exploding: float = 1e3
     saturation: float = 1e-3
-    renderer: Optional[str] = None
+    renderer: str | None = None
 
 
 def _shape(t: Any) -> str:
@@ -83,7 +83,7 @@ def _shape(t: Any) -> str:
     return "scalar" if not shape else str(shape)
 
 
-def _mono(text: str, colour: Optional[str]) -> list:
+def _mono(text: str, colour: str | None) -> list:
     return [Line(ln, VALUE_SIZE, mono=True, colour=colour) for ln in text.split("\n")]
 
 
@@ -93,7 +93,7 @@ def _flag_cells(flags: list) -> list:
             for lv, txt in flags]
 
 
-def _worst(flags: list) -> Optional[str]:
+def _worst(flags: list) -> str | None:
     levels = {lv for lv, _ in flags}
     if _flow.ERROR in levels:
         return _flow.ERROR
@@ -108,7 +108,7 @@ def _tooltip(lines: list) -> str:
     return graphviz.nohtml("\\n".join(printable(ln).replace("\\", "\\\\") for ln in lines))
 
 
-def op_label(name: str, rule: Optional[str], flags: list) -> str:
+def op_label(name: str, rule: str | None, flags: list) -> str:
     """The label of an op node: its name, the backward rule it applies, and flag lines."""
     lines = [Line(name, TEXT_SIZE, bold=True)]
     if rule:
@@ -213,7 +213,7 @@ class _Emitter:
             lines += stats(grad, self._grad_name())
         return lines
 
-    def _grad_cell(self, g: Any, ink: Optional[str]) -> str:
+    def _grad_cell(self, g: Any, ink: str | None) -> str:
         """The gradient: its values when small enough (and ``show_values``), else its norm;
         the gradient-flow view always states the norm."""
         name = self._grad_name()
@@ -281,7 +281,7 @@ class _Emitter:
                 "label": table([cell(lines)])}
 
     # ------------------------------------------------------------------ notes and legend
-    def grad_note(self) -> Optional[str]:
+    def grad_note(self) -> str | None:
         """What the gradients drawn are, for the legend (None when none is drawn)."""
         if self.flow is None and not self.shown_grads:
             return None

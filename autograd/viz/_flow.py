@@ -10,7 +10,7 @@ once backward has freed the graph it falls back to the ``.grad`` values that exi
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +95,7 @@ def norm_bin(n: float) -> int:
     return k
 
 
-def nonfinite(a: Any) -> Optional[str]:
+def nonfinite(a: Any) -> str | None:
     """``"NaN"`` or ``"Inf"`` when the array holds one (NaN first), else None."""
     a = np.asarray(a)
     if a.dtype.kind not in "fc":

@@ -9,7 +9,8 @@ program always gives the same items in the same order.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Iterable, Optional, Union
+from typing import Any
+from collections.abc import Iterable
 
 from ..graph import op_outputs
 from ..tensor import Tensor
@@ -31,11 +32,11 @@ class Item:
     def __init__(self, kind: str, scope: Scope = (), **fields: Any) -> None:
         self.kind = kind
         self.scope = scope
-        self.tensor: Optional[Tensor] = None
+        self.tensor: Tensor | None = None
         self.role = ""
-        self.label: Optional[str] = None
+        self.label: str | None = None
         self.node: Any = None
-        self.out: Optional[Tensor] = None
+        self.out: Tensor | None = None
         self.ops: list = []
         self.params: list = []
         self.count = 0
@@ -56,7 +57,7 @@ class GraphModel:
         self.total_items = len(items)
 
 
-ParamsLike = Union[None, Any]
+ParamsLike = Any  # None, a Module, or (name, tensor) pairs
 
 
 def param_names(params: ParamsLike) -> dict:
@@ -119,7 +120,7 @@ def _common_prefix(scopes: list) -> Scope:
     return first[:n]
 
 
-def _group_keys(op_tensors: list, collapse: Union[bool, int]) -> list:
+def _group_keys(op_tensors: list, collapse: bool | int) -> list:
     """The collapsed-module key of every op (or None for ops drawn on their own).
 
     ``collapse=True`` collapses each innermost module: a scope no other op's scope extends.
@@ -138,7 +139,7 @@ def _group_keys(op_tensors: list, collapse: Union[bool, int]) -> list:
     return [s[:depth] if len(s) >= depth else None for s in scopes]
 
 
-def _nearest_ops(roots: list, index: dict, groups: Optional[list], budget: int, inputs: Any) -> set:
+def _nearest_ops(roots: list, index: dict, groups: list | None, budget: int, inputs: Any) -> set:
     """Indices of the ops nearest the roots (breadth-first against the data flow), enough for
     ``budget`` drawn nodes: an op drawn on its own counts one, a collapsed module one in all
     (and brings all its ops along, so a module is never drawn in part)."""
@@ -177,9 +178,9 @@ def _nearest_ops(roots: list, index: dict, groups: Optional[list], budget: int, 
 def build(
     roots: list,
     names: dict,
-    collapse: Union[bool, int] = False,
+    collapse: bool | int = False,
     clusters: bool = True,
-    max_nodes: Optional[int] = None,
+    max_nodes: int | None = None,
 ) -> GraphModel:
     """Turn the graph behind ``roots`` into drawable items and edges.
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import pathlib
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Union
+from collections.abc import Iterable
 
 import graphviz
 
@@ -33,7 +34,7 @@ class GraphPicture(graphviz.Digraph):
     lists ``(node id, message)`` for every warning drawn (NaN, saturation, ...).
     """
 
-    def __init__(self, *, program: Optional[str] = None, **kwargs: Any) -> None:
+    def __init__(self, *, program: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.program = program
         self.flags: list = []
@@ -44,15 +45,15 @@ class GraphPicture(graphviz.Digraph):
     # ------------------------------------------------------------------ rendering
     def pipe(  # type: ignore[override]
         self,
-        format: Optional[str] = None,
-        renderer: Optional[str] = None,
-        formatter: Optional[str] = None,
+        format: str | None = None,
+        renderer: str | None = None,
+        formatter: str | None = None,
         neato_no_op: Any = None,
         quiet: bool = False,
         *,
-        engine: Optional[str] = None,
-        encoding: Optional[str] = None,
-    ) -> Union[bytes, str]:
+        engine: str | None = None,
+        encoding: str | None = None,
+    ) -> bytes | str:
         """The picture rendered in ``format`` (default: ``self.format``) by our renderer; a
         string when ``encoding`` is given, else bytes. Same signature as ``graphviz.Digraph``'s
         ``pipe`` (``renderer``/``formatter`` are Graphviz's output plugins, as there)."""
@@ -80,8 +81,8 @@ class GraphPicture(graphviz.Digraph):
     # ------------------------------------------------------------------ Jupyter
     def _repr_mimebundle_(
         self,
-        include: Optional[Iterable[str]] = None,
-        exclude: Optional[Iterable[str]] = None,
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
         **_: Any,
     ) -> dict:
         """Inline SVG for Jupyter, or a one-line ``text/plain`` message when rendering fails."""
@@ -94,7 +95,7 @@ class GraphPicture(graphviz.Digraph):
         except Exception as e:  # a notebook shows one line, never a traceback
             return {"text/plain": _one_line(e)}
 
-    def _repr_svg_(self) -> Optional[str]:
+    def _repr_svg_(self) -> str | None:
         """SVG for displays that ask for ``_repr_svg_``; None (nothing) when rendering fails."""
         try:
             return self.svg()

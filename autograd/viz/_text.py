@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import math
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from ._fontdata import MONO, WIDTHS
 
@@ -67,7 +67,7 @@ class Line(NamedTuple):
     bold: bool = False
     italic: bool = False
     mono: bool = False
-    colour: Optional[str] = None
+    colour: str | None = None
 
     def width(self) -> float:
         w = width(printable(self.text), self.size, bold=self.bold, mono=self.mono)
@@ -102,8 +102,8 @@ class Cell(NamedTuple):
     gives it. ``width`` is what it needs, so that its lines fit in any of the fonts."""
 
     lines: list
-    bgcolor: Optional[str] = None
-    border: Optional[int] = None
+    bgcolor: str | None = None
+    border: int | None = None
     padding: float = 1
     min_width: int = 0
 
@@ -120,7 +120,7 @@ class Cell(NamedTuple):
         return f"<td{attrs}>" + "<br/>".join(ln.markup() for ln in self.lines) + "</td>"
 
 
-def cell(lines: list, *, bgcolor: Optional[str] = None, border: Optional[int] = None,
+def cell(lines: list, *, bgcolor: str | None = None, border: int | None = None,
          padding: float = 1, min_width: int = 0) -> Cell:
     """A cell of left-aligned ``lines`` (see :class:`Cell`)."""
     return Cell(lines, bgcolor, border, padding, min_width)

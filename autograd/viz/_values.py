@@ -6,7 +6,7 @@ values always give the same picture, byte for byte.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +32,7 @@ def _float_strings(a: np.ndarray) -> list:
     return [_special(v) or (f"{v:.{decimals}f}" if decimals else f"{v:.0f}.") for v in flat]
 
 
-def _special(v: float) -> Optional[str]:
+def _special(v: float) -> str | None:
     if np.isnan(v):
         return "nan"
     if np.isinf(v):
@@ -50,7 +50,7 @@ def _strings(a: np.ndarray) -> list:
     return [str(v) for v in a.ravel()]
 
 
-def format_array(a: Any, max_values: int, line_width: int = 44) -> Optional[str]:
+def format_array(a: Any, max_values: int, line_width: int = 44) -> str | None:
     """The values of a small array as text, nested brackets as NumPy prints them, or None when
     it has more than ``max_values`` elements (or none).
 

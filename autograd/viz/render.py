@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from typing import Optional
 
 __all__ = [
     "RENDERER_ENV",
@@ -71,7 +70,7 @@ def _scripts_dirs() -> list[str]:
     return dirs
 
 
-def _which(name: str) -> Optional[str]:
+def _which(name: str) -> str | None:
     """``name`` as a path to an executable: itself if it is one, else on PATH, else in the
     interpreter's scripts folders."""
     if os.path.dirname(name):
@@ -89,7 +88,7 @@ def _which(name: str) -> Optional[str]:
     return None
 
 
-def find_renderer(renderer: Optional[str] = None) -> str:
+def find_renderer(renderer: str | None = None) -> str:
     """The path of the Graphviz renderer to use.
 
     ``renderer`` (or else the ``AG_VIZ_RENDERER`` environment variable) names one explicitly,
@@ -131,9 +130,9 @@ def find_renderer(renderer: Optional[str] = None) -> str:
 def render(
     source: str,
     format: str = "svg",
-    renderer: Optional[str] = None,
+    renderer: str | None = None,
     engine: str = "dot",
-    timeout: Optional[float] = 300.0,
+    timeout: float | None = 300.0,
 ) -> bytes:
     """Run DOT ``source`` through the renderer and return the picture's bytes.
 

@@ -108,7 +108,8 @@ def _attached_methods_table(operators: set) -> str:
     static = _source_names()
     rows: dict[tuple[str, str], list[str]] = {}
     for name, value in sorted(vars(Tensor).items()):
-        if (name in static and name not in operators) or not callable(value) or (name.startswith("_") and not name.endswith("__")):
+        private = name.startswith("_") and not name.endswith("__")
+        if (name in static and name not in operators) or not callable(value) or private:
             continue
         fn, note = value, ""
         if not _reachable(fn):  # a reflected operator (graph._reflected): the op it swaps
