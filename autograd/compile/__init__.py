@@ -10,7 +10,7 @@ nodes, walking the graph backwards), not to arithmetic. ``step = ag.compile(fn)`
    it touches traced: each ufunc, array function, indexing and method call is computed and
    written down, with its operands named by where they come from (an argument, a parameter's
    ``.data``, an optimizer buffer, an earlier operation). Forward, backward and the optimizer's
-   update are all arrays operations, so all of them are in the recording; the Tensors, nodes and
+   update are all array operations, so all of them are in the recording; the Tensors, nodes and
    Python dispatch around them are not.
 3. **Replay** (``replay.py``). Later calls with the same signature run the recording as one
    generated Python function: the same NumPy calls in the same order, into buffers reused from
