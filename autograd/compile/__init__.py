@@ -215,6 +215,9 @@ def _output_tree(rec: Recorder, x: Any) -> Any:
     if isinstance(x, Tensor):
         x = x.data
     if isinstance(x, Traced):
+        if x._slot is None:  # a view NumPy made in C (ndarray.diagonal()): the replay has no name for it
+            raise CompileError("ag.compile: the function returned an array NumPy derived from a "
+                               "traced one outside the recorder; return Tensors it computed")
         return Ref(x._slot)
     if isinstance(x, (TracedScalar, TracedInt)):
         return Ref(x._slot)
