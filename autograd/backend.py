@@ -99,7 +99,8 @@ errstate = np.errstate  # scoped floating-point error handling: a formula may ov
 
 
 try:  # NumPy 2 keeps its floating-point error state in a context variable
-    from numpy._core._ufunc_config import _extobj_contextvar as _fp_state
+    # private NumPy API, absent from NumPy's type stubs (the except below covers its absence)
+    from numpy._core._ufunc_config import _extobj_contextvar as _fp_state  # type: ignore[attr-defined]
 
     with np.errstate(all="ignore"):
         _SILENT = _fp_state.get()
@@ -121,7 +122,7 @@ def quiet(f, *args):
         _fp_state.reset(token)
 
 
-def is_array(x: object) -> bool:
+def is_array(x: object) -> _builtins.bool:  # `bool` here is the standard's dtype
     """True for this backend's array type."""
     return isinstance(x, np.ndarray)
 
@@ -161,7 +162,7 @@ def scatter_add(g, index, shape, out=None):
     return out
 
 
-def _may_repeat(index) -> bool:
+def _may_repeat(index) -> _builtins.bool:
     items = index if isinstance(index, tuple) else (index,)
     for i in items:
         if isinstance(i, np.ndarray) and i.dtype != np.bool_:
@@ -196,6 +197,7 @@ def _own_refs() -> int:
     kept = [np.empty(0)]
     for a in kept:
         return _sys.getrefcount(a)
+    raise AssertionError("unreachable: kept has one element")
 
 
 _OWN_REFS = _own_refs()

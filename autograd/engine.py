@@ -348,6 +348,7 @@ def _post_hooks_on() -> bool:
 def _uses_left(order: list) -> dict:
     """For each leaf with post-accumulate hooks: how many ops in ``order`` take it as input."""
     count: dict = {}
+    p: Tensor
     for t in order:
         for p in t.grad_fn.inputs:
             if p.grad_fn is None and post_hook_tensors.get(id(p)) is p and p._hooks.post:
@@ -460,6 +461,7 @@ def grad(
     if retain_graph is None:
         retain_graph = create_graph
     result = run_backward(outputs, start, retain_graph, create_graph, inputs=inputs)
+    assert result is not None  # given inputs, run_backward returns their gradients
     for i, g in enumerate(result):
         if g is None and not allow_unused:
             raise RuntimeError(
@@ -470,4 +472,4 @@ def grad(
 
 
 # Tensor sits below the engine and cannot import it: its backward() is this function.
-Tensor.backward = backward  # type: ignore[method-assign]
+Tensor.backward = backward

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from types import SimpleNamespace
+from types import FrameType, SimpleNamespace
 from typing import Any, NamedTuple
 from collections.abc import Callable, Iterable, Sequence
 
@@ -187,7 +187,7 @@ class Node:
         self.seq = next(clock)
         self.scope = _thread.scope
         self.freed = False  # True once backward has released what it saved (memory.release)
-        self.extra = None
+        self.extra: NodeExtra | None = None
 
     @property
     def name(self) -> str:
@@ -236,14 +236,14 @@ class NodeExtra:
     __slots__ = ("retain", "hooks", "where")
 
     def __init__(self) -> None:
-        self.retain = None
-        self.hooks = None
-        self.where = None
+        self.retain: Any = None  # a weak reference to the output
+        self.hooks: list | None = None
+        self.where: str | None = None
 
 
 _thread = state.current  # this thread's grad mode and module scope
 _RECORDING = state.RECORDING
-_ONE = (True,)
+_ONE: tuple[bool, ...] = (True,)
 _PAIRS = (((False, False), (False, True)), ((True, False), (True, True)))
 
 
@@ -318,7 +318,7 @@ def user_line() -> str:
     import sys
 
     package = os.path.dirname(os.path.abspath(__file__))
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame = frame.f_back
     if frame is None:

@@ -67,12 +67,12 @@ class ReleasedTensor(Tensor):
         self._dtype = t.data.dtype
 
     @property
-    def data(self):  # type: ignore[override]
+    def data(self):
         # Built on access: only the engine reads it (shapes, dtypes), and rarely.
         return B.no_values(self._shape, self._dtype)
 
     @property
-    def name(self) -> str | None:  # type: ignore[override]
+    def name(self) -> str | None:
         t = self._origin()
         return t.name if t is not None else self._name
 
@@ -80,8 +80,8 @@ class ReleasedTensor(Tensor):
     def name(self, value: str | None) -> None:
         self._name = value
 
-    @property
-    def grad(self) -> Tensor | None:  # type: ignore[override]
+    @property  # type: ignore[misc]  # read-only on purpose: a stub takes no gradient
+    def grad(self) -> Tensor | None:
         t = self._origin()
         return t.grad if t is not None else None
 

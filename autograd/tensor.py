@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import weakref
 from itertools import count
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from collections.abc import Callable, Iterable, Iterator
 
 from . import backend as B
@@ -31,6 +31,8 @@ Number = float  # a Python number (in the class body ``float`` is the ``.float()
 
 class _Size(int):
     """``x.size`` is the element count (NumPy) and ``x.size()`` / ``x.size(d)`` the shape (PyTorch)."""
+
+    _shape: tuple
 
     def __new__(cls, shape: tuple) -> _Size:
         n = 1
@@ -77,6 +79,8 @@ class Tensor:
     __slots__ = ("data", "requires_grad", "grad_fn", "_grad", "name", "_vc", "_hooks", "__weakref__")
     # NumPy must hand mixed expressions (ndarray * Tensor) to our reflected operators.
     __array_ufunc__ = None
+    #: True only for a ReleasedTensor (memory.py), which stands in for a tensor without values.
+    released: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -321,19 +325,22 @@ class Tensor:
         self._written()
         return self
 
-    def __iadd__(self, other: Any) -> Tensor:
+    # `type: ignore[misc]` below: mypy reads a dunder's parameters as positional-only and so
+    # finds each one narrower than the operator the ops attach, which it sees as a function
+    # ``op(a, b)`` (a false positive, python/mypy#11941); ``x += y`` still type-checks.
+    def __iadd__(self, other: Any) -> Tensor:  # type: ignore[misc]
         return self._inplace(other, B.add, "__add__", "x += ...")
 
-    def __isub__(self, other: Any) -> Tensor:
+    def __isub__(self, other: Any) -> Tensor:  # type: ignore[misc]
         return self._inplace(other, B.subtract, "__sub__", "x -= ...")
 
-    def __imul__(self, other: Any) -> Tensor:
+    def __imul__(self, other: Any) -> Tensor:  # type: ignore[misc]
         return self._inplace(other, B.multiply, "__mul__", "x *= ...")
 
-    def __itruediv__(self, other: Any) -> Tensor:
+    def __itruediv__(self, other: Any) -> Tensor:  # type: ignore[misc]
         return self._inplace(other, B.divide, "__truediv__", "x /= ...")
 
-    def __ipow__(self, other: Any) -> Tensor:
+    def __ipow__(self, other: Any) -> Tensor:  # type: ignore[misc]
         return self._inplace(other, B.pow, "__pow__", "x **= ...")
 
     def add_(self, other: Any, alpha: Number = 1) -> Tensor:
@@ -406,14 +413,14 @@ class Tensor:
         __abs__ = _elementwise.abs
         __add__ = _elementwise.add
         __and__ = _elementwise.logical_and
-        __eq__ = _elementwise.eq  # type: ignore[override]
+        __eq__ = _elementwise.eq  # type: ignore[assignment]  # element-wise: a Tensor, not a bool
         __ge__ = _elementwise.ge
         __gt__ = _elementwise.gt
         __invert__ = _elementwise.logical_not
         __le__ = _elementwise.le
         __lt__ = _elementwise.lt
         __mul__ = _elementwise.mul
-        __ne__ = _elementwise.ne  # type: ignore[override]
+        __ne__ = _elementwise.ne  # type: ignore[assignment]  # element-wise: a Tensor, not a bool
         __neg__ = _elementwise.neg
         __or__ = _elementwise.logical_or
         __pow__ = _elementwise.pow
@@ -503,8 +510,6 @@ class Tensor:
         view = _shape_ops.reshape
         backward = _engine.backward
 
-
-Tensor.released = False  # a ReleasedTensor (memory.py) stands in for a tensor without values
 
 #: The engine's clock. Each graph node takes its ``seq`` from it when recorded, and each in-place
 #: change stamps the changed tensor's version with it, so "changed after that node was recorded"

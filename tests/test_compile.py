@@ -264,6 +264,16 @@ def test_a_hook_cannot_be_replayed_so_it_raises():
         f(ag.Tensor(x), ag.Tensor(y))
 
 
+def test_returning_an_array_numpy_made_outside_the_recorder_raises():
+    # ndarray.diagonal() is a view NumPy makes in C, unseen by the recorder, which has no name for
+    # it: the recording refuses it (it used to build a program that failed with a TypeError).
+    f = ag.compile(lambda x: ag.Tensor((x * 2.0).data.diagonal()))
+    x = ag.Tensor(np.ones((3, 3)))
+    f(x)  # warm-up, eager
+    with pytest.raises(CompileError, match="returned an array NumPy derived from a traced one"):
+        f(x)
+
+
 def test_labels_are_checked_at_every_replay():
     ag.manual_seed(0)
     model = mlp()

@@ -44,7 +44,7 @@ import functools
 import gc
 import warnings
 from collections import OrderedDict
-from typing import Any
+from typing import Any, overload
 from collections.abc import Callable
 
 import numpy as np
@@ -62,8 +62,14 @@ class CompileWarning(UserWarning):
     """Issued once when a function compiled with ``fallback=True`` turns out to need eager runs."""
 
 
+@overload
+def compile(fn: Callable, *, fallback: bool = ..., warmup: int = ..., cache_size: int = ...
+            ) -> Compiled: ...
+@overload
+def compile(fn: None = None, *, fallback: bool = ..., warmup: int = ..., cache_size: int = ...
+            ) -> Callable[[Callable], Compiled]: ...
 def compile(fn: Callable | None = None, *, fallback: bool = False, warmup: int = 1,
-            cache_size: int = 8) -> Any:
+            cache_size: int = 8) -> Compiled | Callable[[Callable], Compiled]:
     """Compile a training (or evaluation) step ``fn`` (see the module docstring).
 
     Returns a :class:`Compiled` callable with ``fn``'s signature. ``warmup``: eager calls before
@@ -197,6 +203,7 @@ def _trace_arguments(rec: Recorder, args: tuple, kwargs: dict) -> tuple:
     def trace(a: Any, position: int) -> Any:
         if isinstance(a, Tensor):
             original = a.data.base if isinstance(a.data, Traced) else a.data
+            assert original is not None  # a traced view's base is the array it views
             restore.append((a, original))
             rec.arguments[position] = a
             a.data = rec.input(original, position, tensor=True)
@@ -215,6 +222,9 @@ def _output_tree(rec: Recorder, x: Any) -> Any:
     if isinstance(x, Tensor):
         x = x.data
     if isinstance(x, Traced):
+        if x._slot is None:  # a view NumPy made in C (ndarray.diagonal()): the replay has no name for it
+            raise CompileError("ag.compile: the function returned an array NumPy derived from a "
+                               "traced one outside the recorder; return Tensors it computed")
         return Ref(x._slot)
     if isinstance(x, (TracedScalar, TracedInt)):
         return Ref(x._slot)

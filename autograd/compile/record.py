@@ -26,7 +26,7 @@ from __future__ import annotations
 import gc
 import operator
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any, SupportsIndex
 from collections.abc import Callable
 
 import numpy as np
@@ -62,7 +62,7 @@ class Traced(np.ndarray):
         return _run(func, args, kwargs)
 
     @property
-    def flags(self) -> Any:  # type: ignore[override]
+    def flags(self) -> Any:
         # The real array's flags: a traced view must not look like a view (the engine copies a
         # gradient it does not own, and those copies would be replayed for nothing).
         return self.base.flags if isinstance(self.base, np.ndarray) else super().flags
@@ -74,50 +74,50 @@ class Traced(np.ndarray):
     def __setitem__(self, index: Any, value: Any) -> None:
         _run(operator.setitem, (self, index, value), {}, writes=self)
 
-    def copy(self, order: str = "C") -> Any:  # type: ignore[override]
+    def copy(self, order: str | None = "C") -> Any:
         return _run(np.copy, (self,), {"order": order})
 
-    def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Any:
         return _run(_astype, (self, np.dtype(dtype)), {})
 
-    def reshape(self, *shape: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return _run(np.reshape, (self, tuple(shape)), kwargs)
+    def reshape(self, *shape: Any, **kwargs: Any) -> Any:
+        dims = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return _run(np.reshape, (self, tuple(dims)), kwargs)
 
-    def transpose(self, *axes: Any) -> Any:  # type: ignore[override]
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return _run(np.transpose, (self, tuple(axes) or None), {})
+    def transpose(self, *axes: Any) -> Any:
+        order = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return _run(np.transpose, (self, tuple(order) or None), {})
 
     @property
-    def T(self) -> Any:  # type: ignore[override]
+    def T(self) -> Any:
         return _run(np.transpose, (self,), {})
 
     @property
-    def mT(self) -> Any:  # type: ignore[override]
+    def mT(self) -> Any:
         return _run(np.matrix_transpose, (self,), {})
 
-    def ravel(self, order: str = "C") -> Any:  # type: ignore[override]
+    def ravel(self, order: str | None = "C") -> Any:
         return _run(np.ravel, (self,), {"order": order})
 
-    def flatten(self, order: str = "C") -> Any:  # type: ignore[override]
+    def flatten(self, order: str | None = "C") -> Any:
         return _run(_flatten, (self,), {"order": order})
 
-    def squeeze(self, axis: Any = None) -> Any:  # type: ignore[override]
+    def squeeze(self, axis: Any = None) -> Any:
         return _run(np.squeeze, (self,), {"axis": axis})
 
-    def swapaxes(self, a: int, b: int) -> Any:  # type: ignore[override]
+    def swapaxes(self, a: SupportsIndex, b: SupportsIndex) -> Any:
         return _run(np.swapaxes, (self, a, b), {})
 
     def fill(self, value: Any) -> None:
         _run(np.copyto, (self, value), {}, writes=self)
 
-    def dot(self, other: Any, out: Any = None) -> Any:  # type: ignore[override]
+    def dot(self, other: Any, out: Any = None) -> Any:
         return _run(np.dot, (self, other), {})
 
-    def argmax(self, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:  # type: ignore[override]
+    def argmax(self, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:
         return _run(np.argmax, (self,), {"axis": axis, "keepdims": keepdims})
 
-    def argmin(self, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:  # type: ignore[override]
+    def argmin(self, axis: Any = None, out: Any = None, *, keepdims: bool = False) -> Any:
         return _run(np.argmin, (self,), {"axis": axis, "keepdims": keepdims})
 
     # Python decisions on values cannot be replayed (see _decide).
@@ -166,7 +166,7 @@ def _number_class(base: type, doc: str) -> type:
     arithmetic or decisions on it, which the recording would freeze, go through _decide."""
 
     def method(name: str) -> Callable:
-        real = getattr(base, name, None)
+        real = getattr(base, name)  # only asked for the methods base has
 
         def decided(self: Any, *args: Any) -> Any:
             if any(isinstance(a, np.ndarray) for a in args):
@@ -186,8 +186,15 @@ def _number_class(base: type, doc: str) -> type:
     return type(f"Traced{base.__name__.capitalize()}", (base,), body)
 
 
-TracedScalar = _number_class(float, "A float a host function returned while recording.")
-TracedInt = _number_class(int, "An int a host function returned while recording.")
+if TYPE_CHECKING:  # what _number_class makes, as a type checker should see it
+    class TracedScalar(float):
+        _slot: int
+
+    class TracedInt(int):
+        _slot: int
+else:
+    TracedScalar = _number_class(float, "A float a host function returned while recording.")
+    TracedInt = _number_class(int, "An int a host function returned while recording.")
 
 
 def _decide(what: str, compute: Callable) -> Any:
@@ -317,7 +324,7 @@ class Recorder:
         """A hook is about to run Python code that a replay would skip."""
         _decide(f"a {what} runs Python code that a replay would skip", lambda: None)
 
-    def trace(self, arr: np.ndarray, view_of: int | None = None, source: Any = None) -> Traced:
+    def trace(self, arr: np.ndarray | np.generic, view_of: int | None = None, source: Any = None) -> Traced:
         """A traced view of ``arr`` as a new slot."""
         if not isinstance(arr, np.ndarray):  # NumPy scalars: 0-d arrays from here on
             arr = np.asarray(arr)
@@ -456,9 +463,9 @@ class Recorder:
             s._slot = self._new_slot(value)
             return s
         if isinstance(value, int):
-            s = TracedInt(value)
-            s._slot = self._new_slot(value)
-            return s
+            i = TracedInt(value)
+            i._slot = self._new_slot(value)
+            return i
         if isinstance(value, (np.ndarray, np.generic)):
             return self.trace(value)
         raise CompileError(f"ag.compile: a host function returned a {type(value).__name__}; "

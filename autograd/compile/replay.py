@@ -415,7 +415,10 @@ def _fn_name(fn: Any) -> str:
     owner = getattr(fn, "__self__", None)
     if isinstance(owner, np.ufunc):
         return f"{owner.__name__}.{fn.__name__}"
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", repr(fn))
+    qualname = getattr(fn, "__qualname__", None)
+    if qualname:
+        return qualname
+    return getattr(fn, "__name__", repr(fn))
 
 
 def _path_text(path: tuple) -> str:

@@ -257,7 +257,7 @@ def _state_problems(optimizer: Optimizer, state: dict, rank: int, root: int) -> 
                        f"{len(g['params'])} on rank {rank}")
     if out:
         return out
-    params = {}
+    params: dict = {}  # parameter index -> this rank's parameter
     for tg, g in zip(theirs, groups):
         params.update(zip(tg["params"], g["params"]))
     for idx, st in state["state"].items():
@@ -289,9 +289,12 @@ def shard(n: int, rank: int | None = None, world_size: int | None = None,
         raise TypeError(f"shard: n must be an integer, got {type(n).__name__}") from None
     if n < 0:
         raise ValueError(f"shard: n must be >= 0, got {n}")
-    w = world() if rank is None or world_size is None else None
-    size = operator.index(world_size) if world_size is not None else w.size
-    r = operator.index(rank) if rank is not None else w.rank
+    if rank is None or world_size is None:
+        w = world()
+        size = operator.index(world_size) if world_size is not None else w.size
+        r = operator.index(rank) if rank is not None else w.rank
+    else:
+        size, r = operator.index(world_size), operator.index(rank)
     if size < 1:
         raise ValueError(f"shard: world_size must be >= 1, got {size}")
     if not 0 <= r < size:

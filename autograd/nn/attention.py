@@ -79,8 +79,8 @@ class MultiheadAttention(Module):
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(E, E, bias=bias, dtype=dt)
         if add_bias_kv:
-            self.bias_k = Parameter(B.empty((1, 1, E), dtype=dt))
-            self.bias_v = Parameter(B.empty((1, 1, E), dtype=dt))
+            self.bias_k: Parameter | None = Parameter(B.empty((1, 1, E), dtype=dt))
+            self.bias_v: Parameter | None = Parameter(B.empty((1, 1, E), dtype=dt))
         else:
             self.bias_k = self.bias_v = None
         self.add_zero_attn = bool(add_zero_attn)
@@ -100,6 +100,7 @@ class MultiheadAttention(Module):
             init.zeros_(self.out_proj.bias)
         if self.bias_k is not None:
             init.xavier_normal_(self.bias_k)
+        if self.bias_v is not None:
             init.xavier_normal_(self.bias_v)
 
     def forward(self, query: Any, key: Any, value: Any, key_padding_mask: Any = None,
@@ -145,6 +146,7 @@ class MultiheadAttention(Module):
 
         q, k, v = self._in_projection(q, k, v)
         if self.bias_k is not None:
+            assert self.bias_v is not None  # add_bias_kv makes both
             k = concatenate([k, self.bias_k.expand(N, 1, E)], axis=1)
             v = concatenate([v, self.bias_v.expand(N, 1, E)], axis=1)
             attn_mask, key_padding_mask = _pad(attn_mask), _pad(key_padding_mask)

@@ -95,13 +95,13 @@ class _ConvNd(Module):
 
     def _pad_amounts(self) -> tuple:
         """F.pad's amounts (last axis first) for a padding_mode other than zeros."""
-        if self.padding == "valid":
-            per_axis = [(0, 0)] * self._d
+        if isinstance(self.padding, tuple):  # an amount per axis
+            per_axis = [(p, p) for p in self.padding]
         elif self.padding == "same":
             totals = [dl * (k - 1) for k, dl in zip(self.kernel_size, self.dilation)]
             per_axis = [(t // 2, t - t // 2) for t in totals]
-        else:
-            per_axis = [(p, p) for p in self.padding]
+        else:  # "valid"
+            per_axis = [(0, 0)] * self._d
         return tuple(a for lo_hi in reversed(per_axis) for a in lo_hi)
 
     def extra_repr(self) -> str:

@@ -118,15 +118,16 @@ class RNNBase(Module):
         if (isinstance(dropout, bool) or not isinstance(dropout, numbers.Real)
                 or not 0.0 <= dropout <= 1.0):
             raise ValueError(f"{who}: dropout must be a number in [0, 1], got {dropout!r}")
-        self.mode = mode
-        self.input_size = _size(who, "input_size", input_size, 0)
-        self.hidden_size = _size(who, "hidden_size", hidden_size, 1)
-        self.num_layers = _size(who, "num_layers", num_layers, 1)
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
-        self.dropout = float(dropout)
-        self.bidirectional = bool(bidirectional)
-        self.proj_size = 0
+        # Types declared, so that type checkers know them in every method that reads them.
+        self.mode: str = mode
+        self.input_size: int = _size(who, "input_size", input_size, 0)
+        self.hidden_size: int = _size(who, "hidden_size", hidden_size, 1)
+        self.num_layers: int = _size(who, "num_layers", num_layers, 1)
+        self.bias: bool = bool(bias)
+        self.batch_first: bool = bool(batch_first)
+        self.dropout: float = float(dropout)
+        self.bidirectional: bool = bool(bidirectional)
+        self.proj_size: int = 0
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn(
                 f"{who}: dropout={self.dropout} has no effect with num_layers=1 (dropout is "
@@ -210,7 +211,7 @@ class RNNBase(Module):
                 h0 = expand_dims(h0, 1)
                 c0 = expand_dims(c0, 1) if c0 is not None else None
         zeros = Tensor(B.zeros((N, H), dtype=dtype))
-        h_n, c_n = [], []
+        h_last_all, c_last_all = [], []  # per layer and direction
         for layer in range(self.num_layers):
             outs = []
             for d in range(directions):
@@ -220,16 +221,16 @@ class RNNBase(Module):
                     self.mode, linear(x, w_ih, b_ih), h0[k] if h0 is not None else zeros,
                     (c0[k] if c0 is not None else zeros) if lstm else None, w_hh, b_hh, bool(d))
                 outs.append(hs)
-                h_n.append(h_last)
-                c_n.append(c_last)
+                h_last_all.append(h_last)
+                c_last_all.append(c_last)
             x = outs[0] if directions == 1 else concatenate(outs, axis=-1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = _dropout(x, self.dropout)
-        h_n = stack(h_n, axis=0)
-        c_n = stack(c_n, axis=0) if lstm else None
+        h_n = stack(h_last_all, axis=0)
+        c_n = stack(c_last_all, axis=0) if lstm else None
         if not batched:
             x, h_n = x[:, 0], h_n[:, 0]
-            c_n = c_n[:, 0] if lstm else None
+            c_n = c_n[:, 0] if c_n is not None else None  # None unless an LSTM
         elif self.batch_first:
             x = x.transpose(0, 1)
         return (x, (h_n, c_n)) if lstm else (x, h_n)

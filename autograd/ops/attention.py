@@ -47,7 +47,7 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     gradient, as in PyTorch (not the NaN a plain softmax of −inf scores would give).
     """
     q, k, v = (x if isinstance(x, Tensor) else as_tensor(x) for x in (query, key, value))
-    scores = _check(q, k, v)
+    scores, nb = _check(q, k, v)
     L, S, D = q.shape[-2], k.shape[-2], q.shape[-1]
     scale = (1.0 / math.sqrt(D) if D else 1.0) if scale is None else float(scale)
     dropout_p = float(dropout_p)
@@ -76,7 +76,6 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     elif is_causal:
         bias = _bias(B.tril(B.ones((L, S), dtype=B.bool)), dt)
 
-    nb = len(broadcast_shape(q.shape[:-2], k.shape[:-2], v.shape[:-2]))
     chunks = _chunks(scores, nb)
     fd = None if fmask is None else fmask.data
     kept_scale = 1.0 / (1.0 - dropout_p) if dropout_p < 1.0 else 0.0
@@ -141,8 +140,9 @@ def _join(parts: list) -> Any:
     return parts[0] if len(parts) == 1 else B.concat(parts, axis=0)
 
 
-def _check(q: Tensor, k: Tensor, v: Tensor) -> tuple:
-    """Checks the three operands; returns the shape of the scores, (…, L, S)."""
+def _check(q: Tensor, k: Tensor, v: Tensor) -> tuple[tuple, int]:
+    """Checks the three operands; returns the shape of the scores, (…, L, S), and the number of
+    batch axes of the result."""
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
         raise ValueError(f"{_OP}: query, key and value need at least 2 dimensions (…, T, D); "
                          f"got shapes {q.shape}, {k.shape} and {v.shape}")
@@ -157,11 +157,12 @@ def _check(q: Tensor, k: Tensor, v: Tensor) -> tuple:
                          f"different lengths ({k.shape[-2]} and {v.shape[-2]})")
     if k.shape[-2] == 0:
         raise ValueError(f"{_OP}: key of shape {k.shape} has no positions to attend to")
-    batch = broadcast_shape(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    if batch is None:
+    qk = broadcast_shape(q.shape[:-2], k.shape[:-2])
+    batch = None if qk is None else broadcast_shape(qk, v.shape[:-2])
+    if qk is None or batch is None:
         raise ValueError(f"{_OP}: the leading (batch) axes of query {q.shape}, key {k.shape} "
                          f"and value {v.shape} do not broadcast")
-    return broadcast_shape(q.shape[:-2], k.shape[:-2]) + (q.shape[-2], k.shape[-2])
+    return qk + (q.shape[-2], k.shape[-2]), len(batch)
 
 
 def _bias(allowed, dtype):

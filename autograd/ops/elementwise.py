@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from typing import Any
+from collections.abc import Callable
 
 from .. import backend as B
 from ..graph import Op, defvjp, nondifferentiable, record
@@ -359,7 +360,13 @@ def _astype_vjp(xp, ctx, g, out, x):
 
 
 # ----------------------------------------------------------------------------- comparisons
-def _comparison(f, name: str, symbol: str, xp_name: str, methods: tuple, reflected: tuple = ()):
+#: A comparison's type, declared on each one below: a type checker cannot infer the type of a
+#: function made by a call while it reads tensor.py, which names these as Tensor's operators.
+_Comparison = Callable[[Any, Any], Tensor]
+
+
+def _comparison(f, name: str, symbol: str, xp_name: str, methods: tuple, reflected: tuple = ()
+                ) -> _Comparison:
     """A boolean op on two operands; comparisons are piecewise constant and record nothing."""
 
     def op(a: Any, b: Any) -> Tensor:
@@ -373,16 +380,16 @@ def _comparison(f, name: str, symbol: str, xp_name: str, methods: tuple, reflect
     return op
 
 
-lt = _comparison(B.less, "lt", "<", "less", ("__lt__",))
-le = _comparison(B.less_equal, "le", "<=", "less_equal", ("__le__",))
-gt = _comparison(B.greater, "gt", ">", "greater", ("__gt__",))
-ge = _comparison(B.greater_equal, "ge", ">=", "greater_equal", ("__ge__",))
-eq = _comparison(B.equal, "eq", "==", "equal", ("__eq__",))
-ne = _comparison(B.not_equal, "ne", "!=", "not_equal", ("__ne__",))
+lt: _Comparison = _comparison(B.less, "lt", "<", "less", ("__lt__",))
+le: _Comparison = _comparison(B.less_equal, "le", "<=", "less_equal", ("__le__",))
+gt: _Comparison = _comparison(B.greater, "gt", ">", "greater", ("__gt__",))
+ge: _Comparison = _comparison(B.greater_equal, "ge", ">=", "greater_equal", ("__ge__",))
+eq: _Comparison = _comparison(B.equal, "eq", "==", "equal", ("__eq__",))
+ne: _Comparison = _comparison(B.not_equal, "ne", "!=", "not_equal", ("__ne__",))
 # Boolean masks combine as in NumPy and PyTorch.
-logical_and = _comparison(B.logical_and, "logical_and", "and", "logical_and", ("__and__", "__rand__"))
-logical_or = _comparison(B.logical_or, "logical_or", "or", "logical_or", ("__or__", "__ror__"))
-logical_xor = _comparison(B.logical_xor, "logical_xor", "xor", "logical_xor", ("__xor__", "__rxor__"))
+logical_and: _Comparison = _comparison(B.logical_and, "logical_and", "and", "logical_and", ("__and__", "__rand__"))
+logical_or: _Comparison = _comparison(B.logical_or, "logical_or", "or", "logical_or", ("__or__", "__ror__"))
+logical_xor: _Comparison = _comparison(B.logical_xor, "logical_xor", "xor", "logical_xor", ("__xor__", "__rxor__"))
 
 
 def logical_not(x: Any) -> Tensor:

@@ -153,6 +153,7 @@ def bmm(a: Any, b: Any) -> Tensor:
     return record(B.matmul(a.data, b.data), _bmm_vjp, (a, b))
 
 
+assert _matmul_vjp.rule is not None  # bmm applies matmul's rule, batched by broadcasting
 _bmm_vjp = defvjp(bmm, reads="inputs", methods=("bmm",), shows="∂A = G·B^T,  ∂B = A^T·G")(
     _matmul_vjp.rule)
 
@@ -282,7 +283,7 @@ def _einsum_grad_spec(terms: list, out: str, used: set, i: int, shape: tuple, dt
 
 @defvjp(einsum, reads="inputs", xp=("einsum",), shows="∂A_i = einsum(G, the others)")
 def _einsum_vjp(xp, ctx, g, out, *ops):
-    grads = []
+    grads: list = []
     for i, spec in enumerate(ctx.saved):
         if spec is None or not ctx.needs[i]:
             grads.append(None)

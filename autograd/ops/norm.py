@@ -74,8 +74,9 @@ class _Saved:
         self.stats = stats
 
 
-def _normalize(op, x: Tensor, weight, bias, saved: _Saved, stats=None) -> Tensor:
-    """Standardise x (by its own statistics, or by ``stats`` = (μ, s)), scale, shift, record."""
+def _normalize(op, x: Tensor, weight, bias, saved: _Saved, stats=None) -> tuple[Tensor, Any, Any]:
+    """Standardise x (by its own statistics, or by ``stats`` = (μ, s)), scale, shift, record;
+    returns the result and the statistics computed (μ and the variance; None given ``stats``)."""
     data = x.data if saved.view is None else B.reshape(x.data, saved.view)
     if stats is None:
         y, _, mu, var = _standardized(B, data, saved.axes, saved.eps)

@@ -97,8 +97,8 @@ def pad(x: Any, pad: Sequence[int], mode: str = "constant", value: float | None 
         # An open mesh: each index array along its own axis, broadcasting against the others.
         along = _source_index(mode, n, lo, hi)
         index.append(B.reshape(along, (-1,) + (1,) * (x.ndim - 1 - axis)))
-    index = tuple(index)
-    return record(x.data[index], _pad_vjp, (x,), (mode, index, None))
+    where = tuple(index)
+    return record(x.data[where], _pad_vjp, (x,), (mode, where, None))
 
 
 @defvjp(pad, reads="nothing", shows="∂x = G cropped (copied edges added back)")

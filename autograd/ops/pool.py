@@ -71,7 +71,8 @@ def _max_pool(op, name: str, d: int, x: Any, kernel_size: Any, stride: Any, padd
     x, geo = _pool_args(name, d, x, kernel_size, stride, padding, dilation, ceil_mode)
     src = _padded(x.data, geo, float("-inf"))
     index = B.int8 if _prod(geo.kernel) < 128 else B.int32
-    best = arg = None
+    best: Any = None  # arrays from the first window on (there is always one)
+    arg: Any = None
     for k, window in enumerate(offsets(geo)):
         s = src[(Ellipsis,) + window]
         if best is None:

@@ -129,7 +129,7 @@ def _grads(xp, ctx, dxw, dh0, dc0, da, hs, h0, reverse):
     n = ctx.needs
     k = 2 if dc0 is None else 3  # where w_hh is among the inputs
     dw = _w_grad(xp, da, _before(xp, hs, h0, reverse)) if n[k] else None
-    out = (dxw if n[0] else None, dh0 if n[1] else None)
+    out: tuple = (dxw if n[0] else None, dh0 if n[1] else None)
     if dc0 is not None:
         out += (dc0 if n[2] else None,)
     out += (dw,)
@@ -225,7 +225,7 @@ def _gru_scan_vjp(xp, ctx, g, out, xw, h0, w_hh, b_hh=None):
     hs, r, z, n, a_n = out[0], out[1], out[2], out[3], out[4]
     g_h, g_r, g_z, g_n, g_an = g[0], g[1], g[2], g[3], g[4]
     steps = _steps(hs.shape[0], reverse)
-    dxw = [None] * len(steps)
+    dxw_steps = [None] * len(steps)
     da = [None] * len(steps)
     carry = None
     for k in reversed(range(len(steps))):
@@ -236,10 +236,10 @@ def _gru_scan_vjp(xp, ctx, g, out, xw, h0, w_hh, b_hh=None):
         dn = (dh * (1 - zt) + g_n[t]) * (1 - nt * nt)
         dz = (dh * (h_prev - nt) + g_z[t]) * zt * (1 - zt)
         dr = (dn * a_n[t] + g_r[t]) * rt * (1 - rt)
-        dxw[t] = xp.concat([dr, dz, dn], axis=-1)
+        dxw_steps[t] = xp.concat([dr, dz, dn], axis=-1)
         da[t] = xp.concat([dr, dz, dn * rt + g_an[t]], axis=-1)
         carry = dh * zt + xp.matmul(da[t], w_hh)
-    dxw = xp.stack(dxw, axis=0) if ctx.needs[0] else None
+    dxw = xp.stack(dxw_steps, axis=0) if ctx.needs[0] else None
     da = xp.stack(da, axis=0)
     return _grads(xp, ctx, dxw, carry, None, da, hs, h0, reverse)
 

@@ -120,6 +120,7 @@ def _max_vjp(xp, ctx, g, out, x):
     return (xp.where(winners, _kept(xp, g, ctx) / count, 0),)
 
 
+assert _max_vjp.rule is not None  # min shares max's rule
 _min_vjp = defvjp(min, xp=("min",), methods=("min",), shows="to the arg-min; ties split")(
     _max_vjp.rule)
 

@@ -127,8 +127,8 @@ def squeeze(x: Any, axis: Any = None, *, dim: Any = None) -> Tensor:
     if axis is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
-        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-        axes = {normalize_axis(a, x.ndim, "squeeze") for a in axes}
+        given = axis if isinstance(axis, (tuple, list)) else (axis,)
+        axes = {normalize_axis(a, x.ndim, "squeeze") for a in given}
         for a in axes:
             if x.ndim and x.shape[a] != 1:
                 raise ValueError(f"squeeze: axis {a} of shape {x.shape} has size {x.shape[a]}, not 1")

@@ -54,7 +54,7 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__} takes the parameters to optimize, not the "
                             f"{type(params).__name__} module itself: pass model.parameters()")
         try:
-            groups = list(params)
+            groups: list = list(params)  # Tensors, or dicts of parameter groups
         except TypeError:
             raise TypeError(f"{type(self).__name__} takes an iterable of Tensors or of "
                             f"parameter-group dicts, not {type(params).__name__} (for a model, "

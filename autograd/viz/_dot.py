@@ -16,7 +16,7 @@ from .. import backend as B
 from . import _flow
 from ._graph import GraphModel, Item
 from ._picture import GraphPicture
-from ._text import SANS, Line, cell, cell_width, printable, table
+from ._text import SANS, Cell, Line, cell, cell_width, printable, table
 from ._values import format_array, stats
 
 # Fill colours by role.
@@ -151,6 +151,7 @@ class _Emitter:
 
     def tensor_attrs(self, it: Item) -> dict:
         t, opts = it.tensor, self.opts
+        assert t is not None  # a tensor item holds its tensor
         if it.role not in self.seen_roles:
             self.seen_roles.append(it.role)
         data = None if t.released else B.to_numpy(t.data)
@@ -182,7 +183,7 @@ class _Emitter:
         head = [Line(it.label, TEXT_SIZE, bold=True)] if it.label else []
         head.append(Line(f"{_shape(t)} {t.dtype}", TEXT_SIZE))
         # In the flow view the fill shows the gradient, so the role colour goes on the header.
-        rows = [cell(head, bgcolor=role_colour if self.flow is not None else None)]
+        rows: list[Cell | str] = [cell(head, bgcolor=role_colour if self.flow is not None else None)]
         if opts.show_values:
             if t.released:  # an intermediate whose values the graph did not keep
                 rows.append(cell([Line("values not kept", TEXT_SIZE, colour=NOTE_COLOUR)]))
@@ -204,6 +205,7 @@ class _Emitter:
 
     def _tooltip_lines(self, it: Item, data: Any, grad: Any) -> list:
         t = it.tensor
+        assert t is not None
         lines = [f"{it.label or 'tensor'}: {_shape(t)} {t.dtype}, {ROLE_NAMES[it.role]}"]
         if data is None:
             lines.append("value: not kept (released after use, see autograd.memory)")
@@ -213,7 +215,7 @@ class _Emitter:
             lines += stats(grad, self._grad_name())
         return lines
 
-    def _grad_cell(self, g: Any, ink: str | None) -> str:
+    def _grad_cell(self, g: Any, ink: str | None) -> Cell:
         """The gradient: its values when small enough (and ``show_values``), else its norm;
         the gradient-flow view always states the norm."""
         name = self._grad_name()
@@ -239,8 +241,10 @@ class _Emitter:
         name = it.node.name
         rule = it.node.op.shows if self.opts.show_rules else None
         flags = []
-        if self.flow is not None and not it.out.released:
-            flags = _flow.op_flags(it.node, B.to_numpy(it.out.data), self.opts.saturation)
+        out = it.out
+        assert out is not None  # an op item holds its output
+        if self.flow is not None and not out.released:
+            flags = _flow.op_flags(it.node, B.to_numpy(out.data), self.opts.saturation)
         self._note_flags(it, flags, name)
         attrs = {"shape": "ellipse", "style": "filled", "fillcolor": OP_COLOUR,
                  "label": op_label(name, rule, flags)}
@@ -248,9 +252,11 @@ class _Emitter:
         return attrs
 
     def module_attrs(self, it: Item) -> dict:
+        label = it.label
+        assert label is not None  # a module item is labelled by its path
         counts = Counter(t.grad_fn.name for t in it.ops)
         names = [f"{n} ×{c}" if c > 1 else n for n, c in counts.items()]
-        lines = [Line(it.label, TEXT_SIZE, bold=True),
+        lines = [Line(label, TEXT_SIZE, bold=True),
                  Line(f'{len(it.ops)} op{"s" if len(it.ops) > 1 else ""}: {", ".join(names)}',
                       SMALL_SIZE)]
         for lab, p in it.params:
@@ -267,7 +273,7 @@ class _Emitter:
             if bad:
                 flags.append((_flow.ERROR, f"{t.grad_fn.name}: {bad} in value"))
                 break
-        self._note_flags(it, flags, it.label)
+        self._note_flags(it, flags, label)
         attrs = {"shape": "box3d", "style": "filled", "fillcolor": MODULE_COLOUR,
                  "label": table([cell(lines)] + _flag_cells(flags))}
         self._border(attrs, flags)
@@ -289,12 +295,12 @@ class _Emitter:
 
     def legend_label(self) -> str:
         """One node: a single-column table, each row a cell of its own."""
-        rows = [cell([Line("legend", TEXT_SIZE, bold=True)], padding=2)]
+        rows: list[Cell | str] = [cell([Line("legend", TEXT_SIZE, bold=True)], padding=2)]
 
-        def swatch(colour: str, text: str) -> str:
+        def swatch(colour: str, text: str) -> Cell:
             return cell([Line(text, TEXT_SIZE)], bgcolor=colour, border=1, padding=2)
 
-        def coloured(colour: str, text: str) -> str:
+        def coloured(colour: str, text: str) -> Cell:
             return cell([Line(text, TEXT_SIZE, colour=colour)], padding=2)
 
         where = " (header row)" if self.flow is not None else ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from typing import Any
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..graph import op_outputs
 from ..tensor import Tensor
@@ -199,7 +199,7 @@ def build(
 
     if max_nodes is not None and len(op_tensors) > max_nodes:
         chosen = _nearest_ops(roots, index, groups, max_nodes, inputs)
-        selected = sorted(chosen)
+        selected: Sequence[int] = sorted(chosen)
     else:
         chosen = None
         selected = range(len(op_tensors))
@@ -285,6 +285,8 @@ def build(
         items.append(it)
         return it
 
+    dst: Item | None  # each is an Item once the branches below have run
+    src: Item | None
     for i in selected:
         t = op_tensors[i]
         node = t.grad_fn
@@ -340,9 +342,9 @@ def build(
     elif more:
         model.items.append(more[0])
     if more:
-        drawn = sum(1 if it.kind == "op" else len(it.ops) for it in model.items
-                    if it.kind in ("op", "module"))
-        more[0].count = len(op_tensors) - drawn
+        n_drawn = sum(1 if it.kind == "op" else len(it.ops) for it in model.items
+                      if it.kind in ("op", "module"))
+        more[0].count = len(op_tensors) - n_drawn
     for k, it in enumerate(model.items):
         it.id = f"n{k}"
     return model
@@ -356,7 +358,7 @@ def _summarise(model: GraphModel, root_items: list, max_nodes: int, more: Item) 
         preds.setdefault(id(dst), []).append(src)
     kept: set = {id(more)}
     n = 0
-    queue = deque()
+    queue: deque[Item] = deque()
     for r in root_items:
         if id(r) not in kept and n < max_nodes:
             kept.add(id(r))

@@ -43,7 +43,7 @@ class GraphPicture(graphviz.Digraph):
         return super()._copy_kwargs(program=self.program, **kwargs)
 
     # ------------------------------------------------------------------ rendering
-    def pipe(  # type: ignore[override]
+    def pipe(
         self,
         format: str | None = None,
         renderer: str | None = None,
@@ -67,7 +67,9 @@ class GraphPicture(graphviz.Digraph):
 
     def svg(self) -> str:
         """The picture as SVG text."""
-        return self.pipe(format="svg", encoding="utf-8")  # type: ignore[return-value]
+        text = self.pipe(format="svg", encoding="utf-8")
+        assert isinstance(text, str)  # with an encoding, pipe gives text
+        return text
 
     def save_svg(self, path: PathLike) -> pathlib.Path:
         """Write the picture as SVG to ``path`` (creating its folder) and return the path."""
