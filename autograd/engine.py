@@ -268,6 +268,7 @@ def run_backward(
                 if not retain_graph:
                     memory.release(node, stubs)
 
+            result = None
             if inputs is not None:
                 out = []
                 for x in inputs:
@@ -280,14 +281,15 @@ def run_backward(
                     if g is not None and not create_graph:
                         g = Tensor(g)
                     out.append(g)
-                return out
-            for t, g in leaf_grads.items():
-                _accumulate(t, g, create_graph, handed)
+                result = out
+            else:
+                for t, g in leaf_grads.items():
+                    _accumulate(t, g, create_graph, handed)
     finally:
         _callbacks.stack.pop()
-    while callbacks:  # a callback may queue another
+    while callbacks:  # a callback may queue another (ag.grad's pass runs them too)
         callbacks.pop(0)()
-    return None
+    return result
 
 
 def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set) -> None:

@@ -124,6 +124,17 @@ def test_queue_callback_runs_after_every_grad_is_written():
         engine.queue_callback(lambda: None)
 
 
+def test_queue_callback_runs_at_the_end_of_ag_grad_too():
+    # As PyTorch's: a callback belongs to the backward pass, whichever call started it.
+    a = leaf(3)
+    ran = []
+    y = (a * a).sum()
+    y.register_hook(lambda g: engine.queue_callback(lambda: ran.append(True)))
+    (ga,) = ag.grad(y, [a])
+    assert ran == [True]
+    np.testing.assert_allclose(ga.numpy(), 2 * a.numpy(), rtol=1e-12)
+
+
 def test_forward_hooks_and_pre_hooks(torch):
     m = nn.Linear(3, 2, dtype=np.float64)
     x = ag.Tensor(rng.standard_normal((4, 3)))

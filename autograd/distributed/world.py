@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 #: Variables an MPI launcher sets in each process it starts: (rank variable, size variable).
@@ -183,6 +184,9 @@ def _abort_on_uncaught_exception(exc_type: type, exc: BaseException, tb: Any) ->
           "process of the job", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
+    # The launcher forwards each process's output asynchronously and stops once the job is
+    # aborted; on a busy machine the traceback could be lost. A moment lets it reach the user.
+    time.sleep(0.25)
     try:
         from mpi4py import MPI  # noqa: PLC0415 - initialises MPI if this rank had not yet
 
