@@ -271,7 +271,7 @@ def run_case(case: str, args) -> dict:
 
 
 def main(argv=None) -> dict:
-    parser = C.make_parser(__doc__.splitlines()[0], repeat=30, warmup=5)
+    parser = C.make_parser(__doc__.splitlines()[0], repeat=30, warmup=5, settle=0.2, number=10)
     parser.add_argument("--case", nargs="*", default=["moons", "mlp128", "chain", "large"],
                         choices=["moons", "mlp128", "chain", "large"])
     args = parser.parse_args(argv)
