@@ -61,6 +61,20 @@ def _same_dtype(who: str, what: str, t: Tensor, dtype) -> None:
         )
 
 
+def _input(who: str, input: Any, ndims: tuple, input_size: int, dtype: Any) -> Tensor:
+    """``input`` as a Tensor, checked: ``ndims`` = (unbatched, batched) dimension counts, the
+    feature count and the parameters' dtype."""
+    x = as_tensor(input)
+    if x.ndim not in ndims:
+        raise ValueError(f"{who}: expected a {ndims[0]}-d (unbatched) or {ndims[1]}-d (batched) "
+                         f"input, got shape {x.shape}")
+    if x.shape[-1] != input_size:
+        raise ValueError(f"{who}: input has {x.shape[-1]} features (shape {x.shape}) but "
+                         f"input_size is {input_size}")
+    _same_dtype(who, "input", x, dtype)
+    return x
+
+
 def _scan(mode: str, xw: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Tensor,
           b_hh: Tensor | None, reverse: bool) -> tuple:
     """Run the recurrence of ``mode`` over ``xw`` (T, N, G·H): the hidden states (T, N, H), and
@@ -175,17 +189,9 @@ class RNNBase(Module):
     def forward(self, input: Any, hx: Any = None) -> tuple:
         """Run every layer over the sequence; see the subclasses for shapes and results."""
         who = type(self).__name__
-        x = as_tensor(input)
-        given_shape = x.shape
-        if x.ndim not in (2, 3):
-            raise ValueError(
-                f"{who}: expected a 2-d (unbatched) or 3-d (batched) input, got shape {x.shape}")
-        if x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{who}: input has {x.shape[-1]} features (shape {x.shape}) but input_size is "
-                f"{self.input_size}")
         dtype = self.weight_ih_l0.dtype
-        _same_dtype(who, "input", x, dtype)
+        x = _input(who, input, (2, 3), self.input_size, dtype)
+        given_shape = x.shape
         batched = x.ndim == 3
         if not batched:
             x = expand_dims(x, 1)
@@ -367,16 +373,8 @@ class RNNCellBase(Module):
         """One step from ``input`` and the given states (None: zeros): the new states, in the
         input's batched or unbatched form."""
         who = type(self).__name__
-        x = as_tensor(input)
-        if x.ndim not in (1, 2):
-            raise ValueError(
-                f"{who}: expected a 1-d (unbatched) or 2-d (batched) input, got shape {x.shape}")
-        if x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{who}: input has {x.shape[-1]} features (shape {x.shape}) but input_size is "
-                f"{self.input_size}")
         dtype = self.weight_ih.dtype
-        _same_dtype(who, "input", x, dtype)
+        x = _input(who, input, (1, 2), self.input_size, dtype)
         batched = x.ndim == 2
         if not batched:
             x = expand_dims(x, 0)
