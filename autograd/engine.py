@@ -474,4 +474,4 @@ def grad(
 
 
 # Tensor sits below the engine and cannot import it: its backward() is this function.
-Tensor.backward = backward
+Tensor.backward = backward  # type: ignore[method-assign]  # declared in tensor.py for type checkers
