@@ -188,6 +188,15 @@ def scenario_collectives(out: Path) -> None:
     ts = [ag.Tensor(np.full(3, float(r))), ag.Tensor(np.full((2, 2), float(r)).T)]
     dist.broadcast_parameters(ts, root=1)
     assert all((t.numpy() == 1.0).all() for t in ts)
+    # A graph recorded before the broadcast saved the old weights: its backward must refuse
+    # (as after any in-place write), on the root too, whose values did not change but whose
+    # peers' did, so that every rank fails alike.
+    m = build(r)
+    x = ag.Tensor(np.ones((2, 3)))
+    stale = (m(x) ** 2).sum()
+    dist.broadcast_parameters(m)
+    expect_error(RuntimeError, stale.backward, "modified by an in-place operation")
+    (m(x) ** 2).sum().backward()  # a graph recorded afterwards is fine
     wrong = nn.Sequential(nn.Linear(3, 4 + r, dtype=np.float64))
     expect_error(RuntimeError, lambda: dist.broadcast_parameters(wrong),
                  "'0.weight' has shape (5, 3) on rank 1 but (4, 3) on rank 0")

@@ -120,9 +120,10 @@ def broadcast_parameters(params: ParamsLike, root: int = 0) -> None:
     a parameter whose shape or dtype differs, or that one process lacks, raises a
     ``RuntimeError`` on every process naming it and both shapes (or dtypes), before anything is
     copied. Call it once after building the model (``DistributedDataParallel`` does) and after
-    loading a checkpoint on one process.
+    loading a checkpoint on one process. The tensors count as changed in place: backward of a
+    graph recorded before the broadcast that saved one of them raises, as after any in-place write.
     """
-    named = _named_arrays(params, "broadcast_parameters")
+    named, owners = _named_arrays(params, "broadcast_parameters")
     w = world()
     _check_root(w, root, "broadcast_parameters")
     if w.size == 1:
@@ -131,13 +132,19 @@ def broadcast_parameters(params: ParamsLike, root: int = 0) -> None:
     mine = dict(named)
     for name in order:
         _bcast_array(w, mine[name], root)
+    # Changed in place: a graph recorded before the broadcast must not backpropagate through
+    # the new values as if they were the ones its forward saw.
+    for t in owners:
+        t._written()
 
 
-def _named_arrays(params: ParamsLike, what: str) -> list:
-    """(name, array) for each tensor of a Module, a state dict or an iterable of tensors."""
+def _named_arrays(params: ParamsLike, what: str) -> tuple[list, list]:
+    """(name, array) for each tensor of a Module, a state dict or an iterable of tensors, and
+    the Tensors among them (whose versions a write must bump)."""
     if isinstance(params, Module):
-        return ([(n, p.data) for n, p in params.named_parameters()]
-                + [(n, b.data) for n, b in params.named_buffers()])
+        tensors = ([(n, p) for n, p in params.named_parameters()]
+                   + [(n, b) for n, b in params.named_buffers()])
+        return [(n, t.data) for n, t in tensors], [t for _, t in tensors]
     if isinstance(params, Tensor):
         raise TypeError(f"{what}: expected a Module, a state dict or an iterable of tensors, not "
                         "a single Tensor; wrap it in a list")
@@ -151,15 +158,16 @@ def _named_arrays(params: ParamsLike, what: str) -> list:
     else:
         raise TypeError(f"{what}: expected a Module, a state dict or an iterable of tensors, got "
                         f"{type(params).__name__}")
-    out = []
+    out, owners = [], []
     for name, t in items:
         if isinstance(t, Tensor):
             out.append((str(name), t.data))
+            owners.append(t)
         elif isinstance(t, np.ndarray):
             out.append((str(name), t))
         else:
             raise TypeError(f"{what}: '{name}' is a {type(t).__name__}, not a Tensor")
-    return out
+    return out, owners
 
 
 def _check_root(w: Any, root: Any, what: str) -> None:
