@@ -104,10 +104,16 @@ class Op:
 #: ``transpose``), in registration order.
 REGISTRY: dict[str, Op] = {}
 
+def _recompute(kept: Any, recompute: Callable) -> Any:
+    """``reuse`` under ``create_graph``: a kept forward value is a constant, so compute it again
+    from the inputs, recorded, to differentiate it again (see ``backend.reuse``)."""
+    return recompute()
+
+
 #: The ``create_graph`` namespace: the backend's names over differentiable ops (see the module
 #: docstring), filled by the registrations. Error-state handling is not an array operation and
-#: is shared with the backend.
-XP = SimpleNamespace(errstate=B.errstate)
+#: is shared with the backend; ``reuse`` recomputes instead of reusing.
+XP = SimpleNamespace(errstate=B.errstate, reuse=_recompute)
 
 
 def register(op: Op) -> Op:

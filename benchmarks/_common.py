@@ -44,7 +44,9 @@ THREADS = _threads_from_argv(sys.argv)
 # By default glibc returns freed multi-megabyte temporaries to the kernel (munmap, or trimming
 # the heap top), so the next temporary of that size page-faults again: in the MLP step that is
 # thousands of faults per step and a third of its time, for the NumPy floor and for us alike.
-# glibc reads these variables once, when the process starts, so they need a re-exec.
+# Importing autograd now asks glibc for much the same (autograd.backend.ALLOCATOR says what it
+# did; AG_KEEP_FREED_MEMORY=0 turns it off); the flag sets glibc's variables from the start, a
+# larger trim threshold included. glibc reads them once, when the process starts: a re-exec.
 TUNE_MALLOC = "--tune-malloc" in sys.argv
 _MALLOC_VARS = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
 
@@ -203,7 +205,9 @@ def print_header(title: str) -> None:
     env = ", ".join(f"{v}={os.environ.get(v)}" for v in _THREAD_VARS)
     stripped = ", ".join(f"{v} {'unset' if v not in os.environ else 'SET'}" for v in _STRIP)
     malloc = ", ".join(f"{k}={os.environ[k]}" for k in _MALLOC_VARS if k in os.environ)
-    print(f"   env: {env}; {stripped}; malloc: {malloc or 'glibc defaults'}")
+    from autograd.backend import ALLOCATOR  # what importing autograd did to the allocator
+
+    print(f"   env: {env}; {stripped}; malloc: {malloc or ALLOCATOR}")
     if HAVE_TORCH:
         print(f"   torch {torch.__version__}, {torch.get_num_threads()} threads")
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

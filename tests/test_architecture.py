@@ -131,7 +131,7 @@ def test_the_backend_lists_the_standard_and_its_extras():
     modules = ("annotations", "math", "np", "warnings")
     public = {n for n in vars(B) if not n.startswith("_") and n not in modules}
     listed = (set(B.STANDARD) | set(B.DTYPES) | set(B.EXTRAS)
-              | {"STANDARD", "DTYPES", "EXTRAS", "NO_VALUES"})
+              | {"STANDARD", "DTYPES", "EXTRAS", "NO_VALUES", "ALLOCATOR", "KEEP_FREED_MEMORY_ENV"})
     assert public - listed == set(), "backend names outside STANDARD, DTYPES and EXTRAS"
     for name in B.STANDARD + B.DTYPES + B.EXTRAS:
         assert hasattr(B, name), name
