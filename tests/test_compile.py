@@ -500,3 +500,39 @@ def test_an_embedding_index_out_of_range_is_caught_at_replay():
         f(ag.Tensor(np.zeros((2, 4), dtype=np.int64)))
     with pytest.raises(IndexError, match="embedding: index 11 is out of range for 11 rows"):
         f(ag.Tensor(np.full((2, 4), 11, dtype=np.int64)))
+
+
+def test_a_learned_exponent_compiles_and_a_replay_that_needs_the_other_rule_raises():
+    """x ** p with a trained exponent p: pow's rule picks its form by whether p >= 1, and the
+    replay checks that p still goes the recorded way instead of replaying the other form."""
+
+    def make():
+        w = nn.Parameter(np.array([0.5, 1.5, 2.0, 3.0]))
+        p = nn.Parameter(np.array(2.5))
+        opt = optim.SGD([w, p], lr=0.01)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ((w * x[0]) ** p).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        class Model:
+            def parameters(self):
+                return [w, p]
+        return Model(), step
+
+    batches = [(np.abs(data(4, 4)[0]) + 0.1, np.zeros(4))] * 12
+    assert_same(make, batches=batches)
+
+    w = nn.Parameter(np.array([0.5, 1.5]))
+    p = nn.Parameter(np.array(1.2))
+    f = ag.compile(lambda: (w ** p).sum().backward())
+    for _ in range(3):
+        f()
+    want = 1.2 * np.array([0.5, 1.5]) ** 0.2  # p x^(p−1), accumulated over the three calls
+    np.testing.assert_allclose(w.grad.numpy(), 3 * want, rtol=1e-14)
+    p.data[...] = 0.5  # now the general form is needed: the replay says so, loudly
+    with pytest.raises(RuntimeError, match="an exponent >= 1"):
+        f()

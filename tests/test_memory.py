@@ -239,3 +239,17 @@ def test_importing_autograd_keeps_freed_arrays_for_reuse_on_glibc():
     assert "AG_KEEP_FREED_MEMORY=0" in said and int(faults) > 1000, (said, faults)
     said, _ = _in_fresh_python(_FAULTS, MALLOC_TRIM_THRESHOLD_="131072").split(" | ")
     assert said == "left as the environment set it"
+
+
+def test_squared_error_reuses_p_minus_t_and_stays_exact_through_a_retained_graph():
+    """E = ½ Σ (p − t)²: ∂E/∂p = p − t and ∂E/∂t = t − p, scaled by the incoming gradient; the
+    kept p − t is not changed by the rule, so a second backward gives the same numbers."""
+    p = ag.Tensor(np.array([[0.2, 0.9], [0.4, 0.1]]), requires_grad=True)
+    t = ag.Tensor(np.array([[0.0, 1.0], [1.0, 0.0]]), requires_grad=True)
+    E = F.squared_error(p, t) * 3.0
+    assert E.item() == pytest.approx(1.5 * (0.04 + 0.01 + 0.36 + 0.01), rel=1e-15)
+    for _ in range(2):
+        p.grad = t.grad = None
+        E.backward(retain_graph=True)
+        np.testing.assert_allclose(p.grad.numpy(), 3 * (p.numpy() - t.numpy()), rtol=1e-15)
+        np.testing.assert_allclose(t.grad.numpy(), 3 * (t.numpy() - p.numpy()), rtol=1e-15)

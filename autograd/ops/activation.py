@@ -77,8 +77,8 @@ def softmax(x: Any, axis: int | None = -1, *, dim: int | None = None) -> Tensor:
     ax = _axis("softmax", x, axis, dim)
     z = floating(x.data)
     with B.errstate(all="ignore"):  # an infinite logit gives NaN (inf − inf), silently
-        e = B.exp(z - B.max(z, axis=ax, keepdims=True))
-        p = e / B.sum(e, axis=ax, keepdims=True)
+        p = B.exp(z - B.max(z, axis=ax, keepdims=True))
+        p /= B.sum(p, axis=ax, keepdims=True)  # in place: one array fewer
     return record(p, _softmax_vjp, (x,), ax)
 
 

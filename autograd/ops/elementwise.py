@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from .. import backend as B
 from ..graph import Op, defvjp, nondifferentiable, record
+from ..state import branch
 from ..tensor import Tensor, as_tensor, lift
 from ._args import floating, promote
 
@@ -110,10 +111,12 @@ def _pow_vjp(xp, ctx, g, out, a, b):
     need_a, need_b = ctx.needs
     ga = None
     if need_a:
-        if b.ndim == 0 and b >= 1:  # the common x**2: no 0 ** negative can occur
+        # (branch: a compiled step checks at each replay that a traced exponent still goes
+        # the recorded way)
+        if b.ndim == 0 and branch(b >= 1, "an exponent >= 1"):  # x**2: no 0 ** negative occurs
             ga = g * b * a ** (b - 1)
-        elif b.ndim == 0 and b == 0:  # x**0 is constant, so its derivative is 0 even at x = 0
-            ga = g * 0
+        elif b.ndim == 0 and branch(b == 0, "an exponent of 0"):  # x**0 is constant: its
+            ga = g * 0  # derivative is 0 even at x = 0
         else:  # 0 ** (b − 1) < 0 is +inf, silently (as PyTorch); 0**(0 − 1) is never formed
             zero = b == 0
             with xp.errstate(divide="ignore"):

@@ -45,16 +45,17 @@ def squared_error(pred: Any, target: Any) -> Tensor:
 
     Backward: ∂E/∂pred_k = pred_k − t_k. Chained through pred = g(z) and z_k = Σ_j x_j w_{j,k},
     this gives ∂E/∂w_{j,k} = (g(z_k) − t_k) g'(z_k) x_j (docs/derivations.md, "The cost").
+    Forward keeps pred − t for the rule, which then only scales it.
     """
     pred, target = _pair("squared_error", pred, target)
-    d = B.reshape(pred.data - target.data, (-1,))
-    return record(B.vecdot(d, d) * 0.5, _squared_error_vjp, (pred, target))
+    d = pred.data - target.data
+    flat = B.reshape(d, (-1,))
+    return record(B.vecdot(flat, flat) * 0.5, _squared_error_vjp, (pred, target), d)
 
 
 @defvjp(squared_error, reads="inputs", shows="∂E/∂p = p − t")
 def _squared_error_vjp(xp, ctx, g, out, pred, target):
-    d = pred - target  # a fresh array, so g (a scalar) scales it in place
-    d *= g
+    d = xp.reuse(ctx.saved, lambda: pred - target) * g  # forward's p − t, kept (backend.reuse)
     return d, (-d if ctx.needs[1] else None)
 
 
