@@ -287,6 +287,23 @@ def scenario_raise_after_collective(out: Path) -> None:
     dist.barrier()  # never completes: rank 1 will not come
 
 
+def scenario_exit_after_collective(out: Path) -> None:
+    dist.barrier()
+    if dist.rank() == 1:
+        try:
+            sys.exit(3)  # as `sys.exit(main())` does when main reports a failure
+        finally:
+            print("rank 1 unwound its stack", flush=True)
+    dist.barrier()  # never completes: rank 1 will not come
+
+
+def scenario_exit_with_message(out: Path) -> None:
+    dist.barrier()
+    if dist.rank() == 1:
+        sys.exit("rank 1 gave up on purpose")  # as argparse's errors and many scripts do
+    dist.barrier()
+
+
 def scenario_raise_before_mpi(out: Path) -> None:
     pass  # see main: the failing rank raises before any call into autograd.distributed
 

@@ -259,6 +259,22 @@ def test_a_failing_rank_ends_the_whole_job_promptly(mpiexec, tmp_path, scenario,
     assert seconds < TIMEOUT / 3, f"took {seconds:.1f} s"
 
 
+@pytest.mark.parametrize("scenario, status, rc_wanted, shown", [
+    ("exit_after_collective", "3", 3, "rank 1 unwound its stack"),
+    ("exit_with_message", "'rank 1 gave up on purpose'", 1, "rank 1 gave up on purpose"),
+])
+def test_a_rank_exiting_with_a_failure_status_ends_the_whole_job(mpiexec, tmp_path, scenario,
+                                                                  status, rc_wanted, shown):
+    """sys.exit with a failure status is not an exception, but it must not leave the others
+    waiting either: the job ends promptly, after the failing rank's stack has unwound."""
+    rc, output, seconds = run_job(mpiexec, 2, scenario, tmp_path)
+    assert rc == rc_wanted, output
+    assert shown in output, output
+    assert f"rank 1 of 2 exited with status {status}; aborting every process of the job" in output
+    assert "ok " not in output
+    assert seconds < TIMEOUT / 3, f"took {seconds:.1f} s"
+
+
 @pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("sklearn", "tqdm", "matplotlib")),
                     reason="the digits example needs the examples extra: pip install -e '.[examples]'")
 def test_the_digits_example_trains_on_two_processes(mpiexec, tmp_path):

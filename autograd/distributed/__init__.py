@@ -8,8 +8,9 @@ unchanged. MPI comes from the ``mpi`` extra (``pip install 'readable-autograd[mp
 the MPICH wheels), imported on first use: ``import autograd`` never imports it.
 
 Under a launcher, importing this package installs a ``sys.excepthook`` that prints an uncaught
-exception's traceback and then aborts the whole job (MPI_Abort), so that one failing process
-never leaves the others waiting.
+exception's traceback and then aborts the whole job (MPI_Abort), and wraps ``sys.exit`` so that a
+failure status (non-zero, or a message) aborts it too once the stack has unwound, so that one
+failing process never leaves the others waiting.
 
 Public names: ``rank``, ``world_size``, ``barrier``, ``all_reduce``, ``broadcast_parameters``,
 ``broadcast_optimizer_state``, ``shard``, ``save``, ``DistributedDataParallel``.

@@ -14,15 +14,18 @@ started by an MPI launcher (``mpiexec`` sets ``PMI_RANK``/``PMI_SIZE``, Open MPI
 program imported ``mpi4py.MPI`` itself; a world of one process otherwise.
 
 In an MPI job, loading this module also installs a ``sys.excepthook`` that aborts the whole job
-when an exception escapes on one process (see :func:`_abort_on_uncaught_exception`).
+when an exception escapes on one process (see :func:`_abort_on_uncaught_exception`), and wraps
+``sys.exit`` so that a process exiting with a failure status aborts it too, once its stack has
+unwound (see :func:`_exit_recording_failure`).
 """
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 #: Variables an MPI launcher sets in each process it starts: (rank variable, size variable).
 LAUNCHER_VARS = (
@@ -171,17 +174,17 @@ def _make_world() -> Any:
 
 
 # ----------------------------------------------------------------------------- failures
-def _abort_on_uncaught_exception(exc_type: type, exc: BaseException, tb: Any) -> None:
-    """``sys.excepthook`` in an MPI job: print the traceback as usual, then end every process
-    of the job (MPI_Abort), since the others would otherwise wait for this one forever."""
-    _previous_hook(exc_type, exc, tb)
+def _who() -> str:
     if _world is not None:
-        who = f"rank {_world.rank} of {_world.size}"
-    else:
-        rank, size = launcher_info() or ("?", None)
-        who = f"rank {rank}" + (f" of {size}" if size else "")
-    print(f"autograd.distributed: {who} stopped with {exc_type.__name__}; aborting every "
-          "process of the job", file=sys.stderr)
+        return f"rank {_world.rank} of {_world.size}"
+    rank, size = launcher_info() or ("?", None)
+    return f"rank {rank}" + (f" of {size}" if size else "")
+
+
+def _abort_job(status: int, why: str) -> None:
+    """End every process of the job (MPI_Abort with ``status``), saying which one failed."""
+    print(f"autograd.distributed: {_who()} {why}; aborting every process of the job",
+          file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     # The launcher forwards each process's output asynchronously and stops once the job is
@@ -190,14 +193,50 @@ def _abort_on_uncaught_exception(exc_type: type, exc: BaseException, tb: Any) ->
     try:
         from mpi4py import MPI  # noqa: PLC0415 - initialises MPI if this rank had not yet
 
-        MPI.COMM_WORLD.Abort(1)
+        MPI.COMM_WORLD.Abort(status)
     except Exception:  # noqa: BLE001 - no MPI to abort through: exit with the error as usual
         pass
 
 
+def _abort_on_uncaught_exception(exc_type: type, exc: BaseException, tb: Any) -> None:
+    """``sys.excepthook`` in an MPI job: print the traceback as usual, then end every process
+    of the job (MPI_Abort), since the others would otherwise wait for this one forever."""
+    _previous_hook(exc_type, exc, tb)
+    _abort_job(1, f"stopped with {exc_type.__name__}")
+
+
+_exit_status: Any = None  # what this process passed to sys.exit, if it failed
+
+
+def _exit_recording_failure(status: Any = None) -> NoReturn:
+    """``sys.exit`` in an MPI job: as usual (the stack unwinds, ``finally`` blocks and exit
+    handlers run), but a failure status (non-zero, or a message) is remembered for
+    :func:`_abort_if_exit_failed`. An exception is not the only way a rank leaves the job early:
+    ``sys.exit(main())`` and argparse's errors exit with a status, and mpi4py's own exit handler
+    would then wait in MPI_Finalize for processes that are waiting for this one."""
+    global _exit_status
+    if status is not None and status != 0:
+        _exit_status = status
+    _previous_exit(status)
+
+
+def _abort_if_exit_failed() -> None:
+    """At exit (before mpi4py finalises MPI): abort the job if ``sys.exit`` gave a failure."""
+    status = _exit_status
+    if status is None:
+        return
+    code = status if isinstance(status, int) and 0 < status < 256 else 1
+    _abort_job(code, f"exited with status {status!r}")
+
+
 _previous_hook = sys.excepthook
+_previous_exit = sys.exit
 # Installed when this package is imported rather than on first use: measured with MPICH, a rank
-# that raises before its first MPI call (even before MPI is initialised) leaves the others
-# waiting forever; with the hook the job ends within a second, showing that rank's traceback.
+# that raises (or exits with a failure status) before its first MPI call, even before MPI is
+# initialised, leaves the others waiting forever; with the hooks the job ends within a second,
+# showing that rank's traceback or status. A process that exits with status 0 has finished: the
+# others must not wait for it in a collective.
 if uses_mpi():
     sys.excepthook = _abort_on_uncaught_exception
+    sys.exit = _exit_recording_failure
+    atexit.register(_abort_if_exit_failed)
