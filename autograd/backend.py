@@ -455,13 +455,21 @@ def reuse(kept, recompute):
     return recompute() if kept is None else kept
 
 
+_ONE_ELEMENT = bytes(64)  # read-only, and as large as any numeric dtype's element
+
+
 def no_values(shape: tuple, dtype) -> np.ndarray:
     """A read-only stand-in of ``shape`` and ``dtype`` that stores nothing and cannot be computed
-    with (the ``data`` of a ReleasedTensor, see ``memory.py``)."""
-    a = np.lib.stride_tricks.as_strided(np.zeros((), dtype=dtype), shape, (0,) * len(shape))
-    a = a.view(_NoValues)
-    a.flags.writeable = False
-    return a
+    with (the ``data`` of a ReleasedTensor, see ``memory.py``): every element is the one element
+    of a small read-only buffer (all strides 0). Built directly, since the engine asks for one
+    per released tensor it meets in backward."""
+    dtype = np.dtype(dtype)
+    if dtype.hasobject or dtype.itemsize > len(_ONE_ELEMENT):
+        a = np.lib.stride_tricks.as_strided(np.zeros((), dtype=dtype), shape, (0,) * len(shape))
+        a = a.view(_NoValues)
+        a.flags.writeable = False
+        return a
+    return np.ndarray.__new__(_NoValues, shape, dtype, _ONE_ELEMENT, 0, (0,) * len(shape))
 
 
 # ----------------------------------------------------------------------------- freed memory

@@ -68,7 +68,7 @@ class ReleasedTensor(Tensor):
 
     @property
     def data(self):
-        # Built on access: only the engine reads it (shapes, dtypes), and rarely.
+        # Built on access (cheaply): the engine reads only its shape and dtype.
         return B.no_values(self._shape, self._dtype)
 
     @property
