@@ -65,7 +65,12 @@ def verdict(r: list, key: str, target=None) -> str:
 
 
 def table(res: dict, runs: int, threads: int, tuned: bool = False) -> str:
-    malloc = ", --tune-malloc" if tuned else ", glibc malloc defaults"
+    if tuned:
+        malloc = ", --tune-malloc"
+    elif os.environ.get("AG_KEEP_FREED_MEMORY", "1").strip() in ("0", "false", "no", "off"):
+        malloc = ", glibc malloc defaults (AG_KEEP_FREED_MEMORY=0)"
+    else:
+        malloc = ", malloc as `import autograd` sets it (freed arrays kept for reuse)"
     rows = [
         "| benchmark | ours | hand-written NumPy | PyTorch | ours / NumPy: median (min) | ours / PyTorch: median (min) |",
         "|---|---|---|---|---|---|",
