@@ -341,6 +341,30 @@ def test_explain_lists_one_array_operation_per_line():
     assert text.splitlines()[-1].startswith(f"-- {len(ops)} array operations")
 
 
+def test_explain_shows_host_calls_briefly():
+    """A host call's argument can be a parameter group, whose repr prints every weight: explain
+    shows its keys and brief values on one line instead."""
+    ag.manual_seed(0)
+    model = mlp(dropout=0.0)
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    f = ag.compile(step)
+    x, y = data()
+    for _ in range(2):
+        f(ag.Tensor(x), ag.Tensor(y))
+    lines = f.explain().splitlines()
+    host = [ln for ln in lines if ln.startswith("host")]
+    assert host and any("'lr': 0.05" in ln and "'params': <list of" in ln for ln in host), host
+    assert max(len(ln) for ln in lines) < 250, max(lines, key=len)
+
+
 def test_an_argument_that_requires_grad_gets_its_gradient_at_every_replay():
     def chain(x):
         x.grad = None

@@ -286,8 +286,8 @@ class Program:
             where = _path_text(path)
             out.append(f"read      {describe(s)} = {where}")
         for ins in self.instrs:
-            args = ", ".join([repr(a) for a in ins.args] +
-                             [f"{k}={v!r}" for k, v in ins.kwargs.items()])
+            args = ", ".join([_brief(a) for a in ins.args] +
+                             [f"{k}={_brief(v)}" for k, v in ins.kwargs.items()])
             name = _fn_name(ins.fn)
             if ins.kind == "host":
                 res = ", ".join(describe(s) for s in _flat(ins.outs)) if ins.outs is not None else ""
@@ -409,6 +409,21 @@ def _reduce_form(ins: Instr, slot: Any) -> Any:
     if ins.fn is np.sum and not slot.scalar and slot.dtype.kind == "f" and "dtype" not in ins.kwargs:
         return np.add.reduce
     return None
+
+
+def _brief(a: Any, width: int = 60) -> str:
+    """An operand as ``explain`` shows it: its repr, unless that is long (a host function's
+    argument can be an optimizer's parameter group, whose repr prints every weight): a dict then
+    shows its keys with brief values, a list or tuple its length, anything else its first line."""
+    text = repr(a)
+    if len(text) <= width and "\n" not in text:
+        return text
+    v = a.value if isinstance(a, Const) else a
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k!r}: {_brief(x, 24)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return f"<{type(v).__name__} of {len(v)}>"
+    return text.splitlines()[0][:width] + "…"
 
 
 def _fn_name(fn: Any) -> str:
