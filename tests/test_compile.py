@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tracemalloc
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -58,24 +59,29 @@ def mlp(d=6, classes=4, dtype=np.float32, dropout=0.2):
                          nn.Linear(16, 16, dtype=dtype), nn.Tanh(), nn.Linear(16, classes, dtype=dtype))
 
 
+def training_step(model, opt, sched=None, clip=None):
+    """A whole classification step: zero_grad, cross-entropy, backward, (clipping), update,
+    (scheduler); returns the loss."""
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        if clip:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        if sched:
+            sched.step()
+        return loss
+
+    return step
+
+
 def classifier(optimizer, schedule=None, clip=None, dtype=np.float32, dropout=0.2):
     def make():
         model = mlp(dtype=dtype, dropout=dropout)
         opt = optimizer(model.parameters())
-        sched = schedule(opt) if schedule else None
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            if clip:
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            if sched:
-                sched.step()
-            return loss
-
-        return model, step
+        return model, training_step(model, opt, schedule(opt) if schedule else None, clip)
 
     return make
 
@@ -299,12 +305,7 @@ def test_a_replay_allocates_little_and_its_buffers_stay_within_the_eager_peak():
     x = ag.Tensor(rng.standard_normal((128, 256)).astype(np.float32))
     y = ag.Tensor(rng.integers(0, 10, 128))
 
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    step = training_step(model, opt)
 
     def peak(f):
         tracemalloc.start()
@@ -348,12 +349,7 @@ def test_explain_shows_host_calls_briefly():
     model = mlp(dropout=0.0)
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    step = training_step(model, opt)
 
     f = ag.compile(step)
     x, y = data()
@@ -428,12 +424,7 @@ def test_a_cnn_with_batch_norm_in_train_then_eval_matches_eager(momentum):
                               nn.Linear(64, 3))
         opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
+        step = training_step(model, opt)
 
         def evaluate(x):
             return model(x)
@@ -542,10 +533,7 @@ def test_a_learned_exponent_compiles_and_a_replay_that_needs_the_other_rule_rais
             opt.step()
             return loss
 
-        class Model:
-            def parameters(self):
-                return [w, p]
-        return Model(), step
+        return SimpleNamespace(parameters=lambda: [w, p]), step
 
     batches = [(np.abs(data(4, 4)[0]) + 0.1, np.zeros(4))] * 12
     assert_same(make, batches=batches)

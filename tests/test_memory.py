@@ -180,7 +180,7 @@ def test_gelu_reuses_the_cdf_its_forward_kept_and_frees_it_after_backward():
     x = ag.Tensor(np.array([-50.0, -6.0, -1.5, -1e-8, 0.0, 0.3, 2.0, 7.0, 1e30]), requires_grad=True)
     y = F.gelu(x)
     assert isinstance(y.grad_fn.saved, np.ndarray)
-    want = _normal_cdf(x.numpy()) + x.numpy() * _normal_pdf(np.clip(x.numpy(), -40, 40))
+    want = _normal_cdf(x.numpy()) + x.numpy() * _normal_pdf(x.numpy())
     g = np.linspace(0.5, 2.0, 9)
     y.backward(g, retain_graph=True)
     np.testing.assert_allclose(x.grad.numpy(), g * want, rtol=1e-14, atol=1e-300)
